@@ -1,0 +1,3 @@
+module github.com/lakeplane/lakeplane
+
+go 1.26
