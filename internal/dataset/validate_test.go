@@ -49,7 +49,13 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"id quote", func(d *Dataset) { d.ID = `credit.lo"ans` }, "id", `'"'`},
 		{"id too long", func(d *Dataset) { d.ID = "credit." + strings.Repeat("a", 129) }, "id", "1-128"},
 		{"empty namespace", func(d *Dataset) { d.ID = ".loans" }, "id", "1-128"},
-		{"no columns", func(d *Dataset) { d.Columns = nil; d.PrimaryKey = nil; d.PartitionBy = nil; d.SubjectKey = ""; d.Retention = Retention{} }, "columns", "at least one"},
+		{"no columns", func(d *Dataset) {
+			d.Columns = nil
+			d.PrimaryKey = nil
+			d.PartitionBy = nil
+			d.SubjectKey = ""
+			d.Retention = Retention{}
+		}, "columns", "at least one"},
 		{"bad column name", func(d *Dataset) { d.Columns[1].Name = "customer id" }, "columns[1].name", "' '"},
 		{"column starts with digit", func(d *Dataset) { d.Columns[1].Name = "1st" }, "columns[1].name", "digit"},
 		{"duplicate column", func(d *Dataset) { d.Columns[2].Name = "loan_id" }, "columns[2].name", "duplicate"},
@@ -66,7 +72,9 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"partition unknown column", func(d *Dataset) { d.PartitionBy[0].Column = "nope" }, "partitionBy[0].column", "no column"},
 		{"partition month of string", func(d *Dataset) { d.PartitionBy[0].Column = "customer_id" }, "partitionBy[0].transform", "cannot partition a STRING"},
 		{"bucket without width", func(d *Dataset) { d.PartitionBy[1].Width = 0 }, "partitionBy[1].width", "at least 1"},
-		{"width on identity", func(d *Dataset) { d.PartitionBy[0] = PartitionField{Column: "opened", Transform: TransformIdentity, Width: 2} }, "partitionBy[0].width", "BUCKET and TRUNCATE only"},
+		{"width on identity", func(d *Dataset) {
+			d.PartitionBy[0] = PartitionField{Column: "opened", Transform: TransformIdentity, Width: 2}
+		}, "partitionBy[0].width", "BUCKET and TRUNCATE only"},
 		{"unknown transform", func(d *Dataset) { d.PartitionBy[0].Transform = "HOUR" }, "partitionBy[0].transform", "unknown"},
 		{"subject key unknown", func(d *Dataset) { d.SubjectKey = "ssn" }, "subjectKey", "no column"},
 		{"retention column type", func(d *Dataset) { d.Retention.SeparateAfterColumn = "amount" }, "retention.separateAfterColumn", "DATE or TIMESTAMP"},
