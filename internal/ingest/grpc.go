@@ -1,0 +1,74 @@
+package ingest
+
+import (
+	"context"
+
+	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
+	"github.com/lakeplane/lakeplane/internal/fault"
+)
+
+// Handler serves IngestService over gRPC. The job RPCs answer UNIMPLEMENTED
+// until the ingest engine lands.
+type Handler struct {
+	lakeplanev1.UnimplementedIngestServiceServer
+	svc *Service
+}
+
+var _ lakeplanev1.IngestServiceServer = (*Handler)(nil)
+
+// NewHandler returns a Handler over a Service.
+func NewHandler(svc *Service) *Handler { return &Handler{svc: svc} }
+
+// CreateDataset implements lakeplanev1.IngestServiceServer.
+func (h *Handler) CreateDataset(ctx context.Context, req *lakeplanev1.CreateDatasetRequest) (*lakeplanev1.CreateDatasetResponse, error) {
+	if req.GetDataset() == nil {
+		return nil, fault.Invalid("dataset", "is required")
+	}
+	d, err := h.svc.CreateDataset(ctx, datasetFromProto(req.GetDataset()))
+	if err != nil {
+		return nil, err
+	}
+	return &lakeplanev1.CreateDatasetResponse{Dataset: datasetToProto(d)}, nil
+}
+
+// GetDataset implements lakeplanev1.IngestServiceServer.
+func (h *Handler) GetDataset(ctx context.Context, req *lakeplanev1.GetDatasetRequest) (*lakeplanev1.GetDatasetResponse, error) {
+	d, err := h.svc.GetDataset(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &lakeplanev1.GetDatasetResponse{Dataset: datasetToProto(d)}, nil
+}
+
+// ListDatasets implements lakeplanev1.IngestServiceServer.
+func (h *Handler) ListDatasets(ctx context.Context, req *lakeplanev1.ListDatasetsRequest) (*lakeplanev1.ListDatasetsResponse, error) {
+	page, err := h.svc.ListDatasets(ctx, int(req.GetPageSize()), req.GetPageToken(), req.GetNamespace())
+	if err != nil {
+		return nil, err
+	}
+	resp := &lakeplanev1.ListDatasetsResponse{NextPageToken: page.NextPageToken}
+	for _, d := range page.Items {
+		resp.Datasets = append(resp.Datasets, datasetToProto(d))
+	}
+	return resp, nil
+}
+
+// UpdateDataset implements lakeplanev1.IngestServiceServer.
+func (h *Handler) UpdateDataset(ctx context.Context, req *lakeplanev1.UpdateDatasetRequest) (*lakeplanev1.UpdateDatasetResponse, error) {
+	if req.GetDataset() == nil {
+		return nil, fault.Invalid("dataset", "is required")
+	}
+	d, err := h.svc.UpdateDataset(ctx, datasetFromProto(req.GetDataset()), req.GetUpdateMask().GetPaths())
+	if err != nil {
+		return nil, err
+	}
+	return &lakeplanev1.UpdateDatasetResponse{Dataset: datasetToProto(d)}, nil
+}
+
+// DeleteDataset implements lakeplanev1.IngestServiceServer.
+func (h *Handler) DeleteDataset(ctx context.Context, req *lakeplanev1.DeleteDatasetRequest) (*lakeplanev1.DeleteDatasetResponse, error) {
+	if err := h.svc.DeleteDataset(ctx, req.GetId(), req.GetEtag(), req.GetPurge()); err != nil {
+		return nil, err
+	}
+	return &lakeplanev1.DeleteDatasetResponse{}, nil
+}

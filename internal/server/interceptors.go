@@ -1,0 +1,220 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/lakeplane/lakeplane/internal/auth"
+)
+
+// requestIDHeader carries a caller's request id in, and ours out.
+const requestIDHeader = "x-request-id"
+
+// call is what the interceptors learn about one call, for its log line.
+type call struct {
+	requestID string
+	principal string
+	cause     error // the error behind an INTERNAL answer
+}
+
+type callKey struct{}
+
+func callFrom(ctx context.Context) *call {
+	c, _ := ctx.Value(callKey{}).(*call)
+	if c == nil {
+		return &call{}
+	}
+	return c
+}
+
+// RequestID returns the request id of the call ctx belongs to.
+func RequestID(ctx context.Context) string { return callFrom(ctx).requestID }
+
+// chain returns the interceptors in the order every call passes them:
+//
+//  1. recovery: a panic anywhere below becomes INTERNAL and a logged stack;
+//  2. request id: the caller's x-request-id (or a new one), echoed in the
+//     response header and put on every log line;
+//  3. logging: one structured line per call with its code and duration;
+//  4. metrics and tracing: otelgrpc, installed as the server's stats handler;
+//  5. authentication: the bearer key becomes a Principal on the context;
+//  6. authorization: the method's role table decides;
+//  7. errors: a handler's error becomes exactly one gRPC status.
+func chain(logger *slog.Logger, authn auth.Authenticator) []grpc.ServerOption {
+	authUnary, authStream := auth.Interceptors(authn)
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(
+			recoveryUnary(logger),
+			requestIDUnary,
+			loggingUnary(logger),
+			authUnary,
+			errorsUnary,
+		),
+		grpc.ChainStreamInterceptor(
+			recoveryStream(logger),
+			requestIDStream,
+			loggingStream(logger),
+			authStream,
+			errorsStream,
+		),
+	}
+}
+
+func recovered(logger *slog.Logger, ctx context.Context, method string, p any) error {
+	logger.ErrorContext(ctx, "panic in handler", "method", method, "request_id", RequestID(ctx), "panic", p, "stack", string(debug.Stack()))
+	return status.Error(codes.Internal, "internal error")
+}
+
+func recoveryUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				resp, err = nil, recovered(logger, ctx, info.FullMethod, p)
+			}
+		}()
+		return handler(ctx, req)
+	}
+}
+
+func recoveryStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = recovered(logger, ss.Context(), info.FullMethod, p)
+			}
+		}()
+		return handler(srv, ss)
+	}
+}
+
+func withRequestID(ctx context.Context) context.Context {
+	id := ""
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(requestIDHeader); len(v) > 0 && validRequestID(v[0]) {
+			id = v[0]
+		}
+	}
+	if id == "" {
+		id = uuid.NewString()
+	}
+	// The header goes out with the response (and through the gateway as
+	// X-Request-Id); failing to set it must not fail the call.
+	_ = grpc.SetHeader(ctx, metadata.Pairs(requestIDHeader, id))
+	return context.WithValue(ctx, callKey{}, &call{requestID: id})
+}
+
+// validRequestID accepts short printable ids, so that a caller cannot put
+// control characters or megabytes into our logs.
+func validRequestID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	return handler(withRequestID(ctx), req)
+}
+
+func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return handler(srv, &contextStream{ServerStream: ss, ctx: withRequestID(ss.Context())})
+}
+
+func logCall(logger *slog.Logger, ctx context.Context, method string, start time.Time, err error) {
+	c := callFrom(ctx)
+	code := status.Code(err)
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("code", code.String()),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("request_id", c.requestID),
+	}
+	if c.principal != "" {
+		attrs = append(attrs, slog.String("principal", c.principal))
+	}
+	level := slog.LevelInfo
+	switch code {
+	case codes.OK:
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		level = slog.LevelError
+		if c.cause != nil {
+			attrs = append(attrs, slog.String("cause", c.cause.Error()))
+		}
+	default:
+		level = slog.LevelWarn
+		attrs = append(attrs, slog.String("error", status.Convert(err).Message()))
+	}
+	logger.LogAttrs(ctx, level, "grpc call", attrs...)
+}
+
+func loggingUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		start := time.Now()
+		resp, err := handler(ctx, req)
+		logCall(logger, ctx, info.FullMethod, start, err)
+		return resp, err
+	}
+}
+
+func loggingStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		start := time.Now()
+		err := handler(srv, ss)
+		logCall(logger, ss.Context(), info.FullMethod, start, err)
+		return err
+	}
+}
+
+// mapError records the principal for the log line and turns err into the
+// status the caller gets.
+func mapError(ctx context.Context, method string, err error) error {
+	c := callFrom(ctx)
+	if p, ok := auth.FromContext(ctx); ok {
+		c.principal = p.Name
+	}
+	if err == nil {
+		return nil
+	}
+	st := toStatus(err)
+	switch st.Code() {
+	case codes.Unimplemented:
+		st = unimplemented(method)
+	case codes.Internal:
+		c.cause = err
+	}
+	return st.Err()
+}
+
+func errorsUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err != nil {
+		return nil, mapError(ctx, info.FullMethod, err)
+	}
+	_ = mapError(ctx, info.FullMethod, nil)
+	return resp, nil
+}
+
+func errorsStream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	return mapError(ss.Context(), info.FullMethod, handler(srv, ss))
+}
+
+// contextStream is a server stream with a replaced context.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }
