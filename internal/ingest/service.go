@@ -103,10 +103,12 @@ func (s *Service) UpdateDataset(ctx context.Context, next *dataset.Dataset, path
 			return nil, err
 		}
 	}
-	if err := dataset.Validate(merged, s.gradeLevels); err != nil {
+	// Evolution first: a dropped column also breaks the keys that name it,
+	// and the drop is what the caller needs to hear about.
+	if err := dataset.CheckEvolution(current.Columns, merged.Columns); err != nil {
 		return nil, err
 	}
-	if err := dataset.CheckEvolution(current.Columns, merged.Columns); err != nil {
+	if err := dataset.Validate(merged, s.gradeLevels); err != nil {
 		return nil, err
 	}
 	updated, err := s.store.UpdateDataset(ctx, merged)

@@ -1,0 +1,177 @@
+// Package sqlstore is the SQL core shared by the store adapters: it
+// implements store.Store once on top of database/sql, and leaves what differs
+// between databases (bind parameters, unique-violation detection, time
+// encoding, migration locking, the schema itself) to a small Dialect that each
+// adapter supplies together with its embedded migrations.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lakeplane/lakeplane/internal/store"
+)
+
+// Dialect describes what differs between the SQL databases the core serves.
+type Dialect struct {
+	// Name names the database in error messages, for example "sqlite".
+	Name string
+	// Placeholder returns the bind parameter for the n-th argument of a
+	// statement, counted from 1 (for example "$1"). Nil means "?".
+	Placeholder func(n int) string
+	// IsUniqueViolation reports whether err is a unique or primary key
+	// violation.
+	IsUniqueViolation func(err error) bool
+	// MigrationLock, when not empty, is a statement run first in the
+	// migration transaction that serialises replicas migrating at once.
+	// It may be empty when beginning the transaction already does that.
+	MigrationLock string
+	// TimeArg converts a UTC time, truncated to microseconds, into the
+	// argument that stores it. Nil passes the time.Time as it is. The core
+	// reads times back from time.Time, or from RFC 3339 text.
+	TimeArg func(t time.Time) any
+}
+
+// Store implements store.Store on a *sql.DB. Adapters embed it.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	now     func() time.Time
+	q       queries
+}
+
+var _ store.Store = (*Store)(nil)
+
+// MigrationsDir is the folder of the migrations FS that holds the
+// migrations, one file each, named "<version>_<name>.sql" with a positive
+// integer version.
+const MigrationsDir = "migrations"
+
+// Open migrates db with the migrations in fsys (see MigrationsDir) and
+// returns a Store on it. Migrations are applied in version order, each once,
+// inside one transaction. The Store takes ownership of db: its Close closes
+// db, and so does a failed Open.
+func Open(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (*Store, error) {
+	if d.IsUniqueViolation == nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("%s: dialect has no IsUniqueViolation", d.Name)
+	}
+	s := &Store{db: db, dialect: d, now: time.Now}
+	s.q = newQueries(s.bind)
+	if err := s.migrate(ctx, fsys); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping checks that the database can be reached.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("%s: ping: %w", s.dialect.Name, err)
+	}
+	return nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("%s: close: %w", s.dialect.Name, err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction, committing when fn returns nil and rolling
+// back otherwise (also when fn panics). fn's error is returned as it is.
+func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("%s: begin transaction: %w", s.dialect.Name, err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("%s: commit: %w", s.dialect.Name, err)
+	}
+	committed = true
+	return nil
+}
+
+// bind rewrites the "?" parameters of query into the dialect's placeholders.
+// The core's statements hold no "?" other than parameters.
+func (s *Store) bind(query string) string {
+	if s.dialect.Placeholder == nil {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString(s.dialect.Placeholder(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// timestamp returns the current time as the store keeps it: UTC, truncated
+// to microseconds.
+func (s *Store) timestamp() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// timeArg converts t into the argument that stores it.
+func (s *Store) timeArg(t time.Time) any {
+	if s.dialect.TimeArg == nil {
+		return t
+	}
+	return s.dialect.TimeArg(t)
+}
+
+// DollarPlaceholder renders PostgreSQL's numbered parameters: $1, $2, ...
+func DollarPlaceholder(n int) string {
+	return "$" + strconv.Itoa(n)
+}
+
+// timeScanner scans a stored time into *t, whether the driver gives a
+// time.Time or RFC 3339 text, as UTC truncated to microseconds.
+type timeScanner struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (ts timeScanner) Scan(src any) error {
+	var t time.Time
+	switch v := src.(type) {
+	case time.Time:
+		t = v
+	case string:
+		p, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return fmt.Errorf("stored time %q: %w", v, err)
+		}
+		t = p
+	case []byte:
+		p, err := time.Parse(time.RFC3339Nano, string(v))
+		if err != nil {
+			return fmt.Errorf("stored time %q: %w", v, err)
+		}
+		t = p
+	default:
+		return fmt.Errorf("stored time: unsupported type %T", src)
+	}
+	*ts.t = t.UTC().Truncate(time.Microsecond)
+	return nil
+}
