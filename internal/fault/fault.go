@@ -19,19 +19,20 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string {
-	var b strings.Builder
+	var where []string
 	if e.Row > 0 {
-		fmt.Fprintf(&b, "row %d, ", e.Row)
+		where = append(where, fmt.Sprintf("row %d", e.Row))
 	}
 	if e.Column != "" {
-		fmt.Fprintf(&b, "column %q, ", e.Column)
+		where = append(where, fmt.Sprintf("column %q", e.Column))
 	}
 	if e.Field != "" {
-		b.WriteString(e.Field)
-		b.WriteString(": ")
+		where = append(where, e.Field)
 	}
-	b.WriteString(e.Reason)
-	return b.String()
+	if len(where) == 0 {
+		return e.Reason
+	}
+	return strings.Join(where, ", ") + ": " + e.Reason
 }
 
 // Invalid returns a FieldError for a request field.
