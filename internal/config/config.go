@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -68,6 +69,20 @@ type Config struct {
 	GradeLevels int
 	// GradeLabels optionally names the grade levels, one per level.
 	GradeLabels []string
+	// Warehouse is where Iceberg tables live: file:///dir or s3://bucket/prefix;
+	// empty means file://<DataDir>/warehouse (see WarehouseURI).
+	Warehouse string
+	// AllowedSourceDirs are the directories file:// sources may be read from,
+	// comma-separated; empty means <DataDir>/landing (see SourceDirs).
+	AllowedSourceDirs string
+	// Workers is the number of jobs run at once by this server.
+	Workers int
+	// S3Endpoint overrides the S3 endpoint (an S3-compatible server).
+	S3Endpoint string
+	// S3Region is the S3 region; the AWS default chain decides when empty.
+	S3Region string
+	// S3PathStyle addresses buckets by path instead of by host name.
+	S3PathStyle bool
 	// APIKeys are the keys accepted when Auth is apikey.
 	APIKeys []auth.Key
 	// Roles maps each role to the groups that hold it.
@@ -86,6 +101,7 @@ func Default() *Config {
 		ShutdownTimeout: 15 * time.Second,
 		GradeTagKey:     "grade",
 		GradeLevels:     3,
+		Workers:         2,
 	}
 }
 
@@ -224,7 +240,52 @@ func newFlagSet(c *Config) *flag.FlagSet {
 		"Tag key that holds the grade (sensitivity level) of tables and columns.")
 	fs.IntVar(&c.GradeLevels, "grade-levels", c.GradeLevels,
 		"Number of grade levels, 2 to 9; level 1 is the most sensitive. The config file's gradeLabels, if given, names each level.")
+	fs.StringVar(&c.Warehouse, "warehouse", c.Warehouse,
+		"Where Iceberg tables live: file:///dir or s3://bucket/prefix. Empty: file://<data-dir>/warehouse.")
+	fs.StringVar(&c.AllowedSourceDirs, "allowed-source-dirs", c.AllowedSourceDirs,
+		"Comma-separated directories that file:// ingest sources may be read from; anything outside, "+
+			"symlinks out included, is refused. Empty: <data-dir>/landing.")
+	fs.IntVar(&c.Workers, "workers", c.Workers,
+		"Number of jobs (ingest, erase, ...) this server runs at once, 1 to 64.")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", c.S3Endpoint,
+		"S3 endpoint URL for an S3-compatible server; empty uses AWS's.")
+	fs.StringVar(&c.S3Region, "s3-region", c.S3Region,
+		"S3 region; empty lets the AWS configuration chain decide.")
+	fs.BoolVar(&c.S3PathStyle, "s3-path-style", c.S3PathStyle,
+		"Address S3 buckets by path (http://host/bucket/key), as most S3-compatible servers need.")
 	return fs
+}
+
+// WarehouseURI is the warehouse location with the default applied.
+func (c *Config) WarehouseURI() string {
+	if c.Warehouse != "" {
+		return c.Warehouse
+	}
+	abs, err := filepath.Abs(filepath.Join(c.DataDir, "warehouse"))
+	if err != nil {
+		abs = filepath.Join(c.DataDir, "warehouse")
+	}
+	return "file://" + filepath.ToSlash(abs)
+}
+
+// SourceDirs are the allowed file:// source directories, absolute, with the
+// default applied.
+func (c *Config) SourceDirs() []string {
+	var dirs []string
+	for _, d := range strings.Split(c.AllowedSourceDirs, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) == 0 {
+		dirs = []string{filepath.Join(c.DataDir, "landing")}
+	}
+	for i, d := range dirs {
+		if abs, err := filepath.Abs(d); err == nil {
+			dirs[i] = abs
+		}
+	}
+	return dirs
 }
 
 // Usage writes the help text: every flag with its explanation, environment

@@ -183,18 +183,24 @@ func TestLoadFullFile(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := &Config{
-		ConfigPath:      "testdata/full.yaml",
-		GRPCAddr:        "0.0.0.0:9090",
-		HTTPAddr:        "[::]:8080",
-		DataDir:         "/var/lib/lakeplane",
-		Store:           StorePostgres,
-		PostgresDSN:     "postgres://lakeplane:secret@db.internal/lakeplane?sslmode=verify-full",
-		Auth:            AuthAPIKey,
-		LogLevel:        "warn",
-		ShutdownTimeout: 90 * time.Second,
-		GradeTagKey:     "sensitivity",
-		GradeLevels:     3,
-		GradeLabels:     []string{"resident registration numbers", "personal", "internal"},
+		ConfigPath:        "testdata/full.yaml",
+		GRPCAddr:          "0.0.0.0:9090",
+		HTTPAddr:          "[::]:8080",
+		DataDir:           "/var/lib/lakeplane",
+		Store:             StorePostgres,
+		PostgresDSN:       "postgres://lakeplane:secret@db.internal/lakeplane?sslmode=verify-full",
+		Auth:              AuthAPIKey,
+		LogLevel:          "warn",
+		ShutdownTimeout:   90 * time.Second,
+		GradeTagKey:       "sensitivity",
+		GradeLevels:       3,
+		GradeLabels:       []string{"resident registration numbers", "personal", "internal"},
+		Warehouse:         "s3://lake-prod/warehouse",
+		AllowedSourceDirs: "/srv/landing,/srv/partner-drops",
+		Workers:           4,
+		S3Endpoint:        "https://s3.ap-northeast-2.amazonaws.com",
+		S3Region:          "ap-northeast-2",
+		S3PathStyle:       true,
 		APIKeys: []auth.Key{
 			{Name: "alice", SHA256: auth.HashKey("alice-key"), Groups: []string{"data-eng", "analysts"}},
 			{Name: "bob", SHA256: auth.HashKey("bob-key"), Groups: []string{"audit"}},
@@ -543,6 +549,42 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	for _, want := range []string{"grpcAddr=0.0.0.0:9090", "[redacted]", "alice"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("log %q does not show %q", s, want)
+		}
+	}
+}
+
+func TestLakeLocationsDefaultUnderDataDir(t *testing.T) {
+	c, err := Load([]string{"--data-dir=/srv/lake"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.WarehouseURI(); got != "file:///srv/lake/warehouse" {
+		t.Errorf("WarehouseURI = %q", got)
+	}
+	if got := c.SourceDirs(); len(got) != 1 || got[0] != "/srv/lake/landing" {
+		t.Errorf("SourceDirs = %q", got)
+	}
+	c, err = Load([]string{"--warehouse=s3://b/w", "--allowed-source-dirs=/a, /b ,"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WarehouseURI() != "s3://b/w" || strings.Join(c.SourceDirs(), "|") != "/a|/b" {
+		t.Errorf("explicit locations: %q %q", c.WarehouseURI(), c.SourceDirs())
+	}
+}
+
+func TestLakeSettingsValidated(t *testing.T) {
+	for _, tt := range []struct {
+		args  []string
+		field string
+	}{
+		{[]string{"--workers=0"}, "workers"},
+		{[]string{"--warehouse=/relative/dir"}, "warehouse"},
+		{[]string{"--s3-endpoint=localhost:9000"}, "s3-endpoint"},
+	} {
+		_, err := Load(tt.args, nil)
+		if err == nil || !strings.Contains(err.Error(), tt.field+":") {
+			t.Errorf("Load(%v) = %v; want an error naming %s", tt.args, err, tt.field)
 		}
 	}
 }

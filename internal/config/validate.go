@@ -27,6 +27,12 @@ func (c *Config) applyFile(f *File) error {
 	setIf(&c.ShutdownTimeout, f.ShutdownTimeout)
 	setIf(&c.GradeTagKey, f.GradeTagKey)
 	setIf(&c.GradeLevels, f.GradeLevels)
+	setIf(&c.Warehouse, f.Warehouse)
+	setIf(&c.AllowedSourceDirs, f.AllowedSourceDirs)
+	setIf(&c.Workers, f.Workers)
+	setIf(&c.S3Endpoint, f.S3Endpoint)
+	setIf(&c.S3Region, f.S3Region)
+	setIf(&c.S3PathStyle, f.S3PathStyle)
 	c.GradeLabels = nilIfEmpty(f.GradeLabels)
 
 	c.APIKeys = nil
@@ -125,6 +131,16 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		fail("shutdown-timeout: must be positive, got %s", c.ShutdownTimeout)
+	}
+
+	if c.Workers < 1 || c.Workers > 64 {
+		fail("workers: %d is out of range 1..64", c.Workers)
+	}
+	if c.Warehouse != "" && !strings.HasPrefix(c.Warehouse, "file:///") && !strings.HasPrefix(c.Warehouse, "s3://") {
+		fail("warehouse: %q must be file:///absolute/dir or s3://bucket/prefix", c.Warehouse)
+	}
+	if c.S3Endpoint != "" && !strings.HasPrefix(c.S3Endpoint, "http://") && !strings.HasPrefix(c.S3Endpoint, "https://") {
+		fail("s3-endpoint: %q must be an http:// or https:// URL", c.S3Endpoint)
 	}
 
 	if c.GradeTagKey == "" || strings.ContainsFunc(c.GradeTagKey, isSpaceOrControl) {
