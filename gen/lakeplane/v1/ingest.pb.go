@@ -197,6 +197,55 @@ func (JobState) EnumDescriptor() ([]byte, []int) {
 	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{2}
 }
 
+// What UPSERT does with duplicate keys inside the file.
+type StartIngestRequest_Dedupe int32
+
+const (
+	// Duplicate keys are an error.
+	StartIngestRequest_DEDUPE_UNSPECIFIED StartIngestRequest_Dedupe = 0
+	// The last row of each key wins.
+	StartIngestRequest_LAST StartIngestRequest_Dedupe = 1
+)
+
+// Enum value maps for StartIngestRequest_Dedupe.
+var (
+	StartIngestRequest_Dedupe_name = map[int32]string{
+		0: "DEDUPE_UNSPECIFIED",
+		1: "LAST",
+	}
+	StartIngestRequest_Dedupe_value = map[string]int32{
+		"DEDUPE_UNSPECIFIED": 0,
+		"LAST":               1,
+	}
+)
+
+func (x StartIngestRequest_Dedupe) Enum() *StartIngestRequest_Dedupe {
+	p := new(StartIngestRequest_Dedupe)
+	*p = x
+	return p
+}
+
+func (x StartIngestRequest_Dedupe) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StartIngestRequest_Dedupe) Descriptor() protoreflect.EnumDescriptor {
+	return file_lakeplane_v1_ingest_proto_enumTypes[3].Descriptor()
+}
+
+func (StartIngestRequest_Dedupe) Type() protoreflect.EnumType {
+	return &file_lakeplane_v1_ingest_proto_enumTypes[3]
+}
+
+func (x StartIngestRequest_Dedupe) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StartIngestRequest_Dedupe.Descriptor instead.
+func (StartIngestRequest_Dedupe) EnumDescriptor() ([]byte, []int) {
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{15, 0}
+}
+
 // CreateDatasetRequest registers a dataset.
 type CreateDatasetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1023,7 +1072,11 @@ type StartIngestRequest struct {
 	// Rows that fail to parse, rejected before the load fails; 0 allows none.
 	MaxBadRows int64 `protobuf:"varint,6,opt,name=max_bad_rows,json=maxBadRows,proto3" json:"max_bad_rows,omitempty"`
 	// Overrides the dataset's quality suite.
-	QualitySuite  string `protobuf:"bytes,7,opt,name=quality_suite,json=qualitySuite,proto3" json:"quality_suite,omitempty"`
+	QualitySuite string `protobuf:"bytes,7,opt,name=quality_suite,json=qualitySuite,proto3" json:"quality_suite,omitempty"`
+	// Load an object again although the same object (etag and size) was
+	// already appended to this dataset.
+	Force         bool                      `protobuf:"varint,8,opt,name=force,proto3" json:"force,omitempty"`
+	Dedupe        StartIngestRequest_Dedupe `protobuf:"varint,9,opt,name=dedupe,proto3,enum=lakeplane.v1.StartIngestRequest_Dedupe" json:"dedupe,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1105,6 +1158,20 @@ func (x *StartIngestRequest) GetQualitySuite() string {
 		return x.QualitySuite
 	}
 	return ""
+}
+
+func (x *StartIngestRequest) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
+func (x *StartIngestRequest) GetDedupe() StartIngestRequest_Dedupe {
+	if x != nil {
+		return x.Dedupe
+	}
+	return StartIngestRequest_DEDUPE_UNSPECIFIED
 }
 
 // StartIngestResponse holds the queued job.
@@ -2531,7 +2598,7 @@ const file_lakeplane_v1_ingest_proto_rawDesc = "" +
 	"added_rows\x18\x04 \x01(\x03R\taddedRows\x12!\n" +
 	"\fdeleted_rows\x18\x05 \x01(\x03R\vdeletedRows\x12\x1b\n" +
 	"\tparent_id\x18\x06 \x01(\x03R\bparentId\x12\x15\n" +
-	"\x06job_id\x18\a \x01(\tR\x05jobId\"\x88\x02\n" +
+	"\x06job_id\x18\a \x01(\tR\x05jobId\"\x8b\x03\n" +
 	"\x12StartIngestRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -2542,7 +2609,12 @@ const file_lakeplane_v1_ingest_proto_rawDesc = "" +
 	"request_id\x18\x05 \x01(\tR\trequestId\x12 \n" +
 	"\fmax_bad_rows\x18\x06 \x01(\x03R\n" +
 	"maxBadRows\x12#\n" +
-	"\rquality_suite\x18\a \x01(\tR\fqualitySuite\":\n" +
+	"\rquality_suite\x18\a \x01(\tR\fqualitySuite\x12\x14\n" +
+	"\x05force\x18\b \x01(\bR\x05force\x12?\n" +
+	"\x06dedupe\x18\t \x01(\x0e2'.lakeplane.v1.StartIngestRequest.DedupeR\x06dedupe\"*\n" +
+	"\x06Dedupe\x12\x16\n" +
+	"\x12DEDUPE_UNSPECIFIED\x10\x00\x12\b\n" +
+	"\x04LAST\x10\x01\":\n" +
 	"\x13StartIngestResponse\x12#\n" +
 	"\x03job\x18\x01 \x01(\v2\x11.lakeplane.v1.JobR\x03job\"|\n" +
 	"\x16OptimizeDatasetRequest\x12\x0e\n" +
@@ -2706,129 +2778,131 @@ func file_lakeplane_v1_ingest_proto_rawDescGZIP() []byte {
 	return file_lakeplane_v1_ingest_proto_rawDescData
 }
 
-var file_lakeplane_v1_ingest_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_lakeplane_v1_ingest_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_lakeplane_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
 var file_lakeplane_v1_ingest_proto_goTypes = []any{
 	(IngestMode)(0),                 // 0: lakeplane.v1.IngestMode
 	(JobKind)(0),                    // 1: lakeplane.v1.JobKind
 	(JobState)(0),                   // 2: lakeplane.v1.JobState
-	(*CreateDatasetRequest)(nil),    // 3: lakeplane.v1.CreateDatasetRequest
-	(*CreateDatasetResponse)(nil),   // 4: lakeplane.v1.CreateDatasetResponse
-	(*GetDatasetRequest)(nil),       // 5: lakeplane.v1.GetDatasetRequest
-	(*GetDatasetResponse)(nil),      // 6: lakeplane.v1.GetDatasetResponse
-	(*ListDatasetsRequest)(nil),     // 7: lakeplane.v1.ListDatasetsRequest
-	(*ListDatasetsResponse)(nil),    // 8: lakeplane.v1.ListDatasetsResponse
-	(*UpdateDatasetRequest)(nil),    // 9: lakeplane.v1.UpdateDatasetRequest
-	(*UpdateDatasetResponse)(nil),   // 10: lakeplane.v1.UpdateDatasetResponse
-	(*DeleteDatasetRequest)(nil),    // 11: lakeplane.v1.DeleteDatasetRequest
-	(*DeleteDatasetResponse)(nil),   // 12: lakeplane.v1.DeleteDatasetResponse
-	(*PreviewRowsRequest)(nil),      // 13: lakeplane.v1.PreviewRowsRequest
-	(*PreviewRowsResponse)(nil),     // 14: lakeplane.v1.PreviewRowsResponse
-	(*ListSnapshotsRequest)(nil),    // 15: lakeplane.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),   // 16: lakeplane.v1.ListSnapshotsResponse
-	(*Snapshot)(nil),                // 17: lakeplane.v1.Snapshot
-	(*StartIngestRequest)(nil),      // 18: lakeplane.v1.StartIngestRequest
-	(*StartIngestResponse)(nil),     // 19: lakeplane.v1.StartIngestResponse
-	(*OptimizeDatasetRequest)(nil),  // 20: lakeplane.v1.OptimizeDatasetRequest
-	(*OptimizeDatasetResponse)(nil), // 21: lakeplane.v1.OptimizeDatasetResponse
-	(*ExpireSnapshotsRequest)(nil),  // 22: lakeplane.v1.ExpireSnapshotsRequest
-	(*ExpireSnapshotsResponse)(nil), // 23: lakeplane.v1.ExpireSnapshotsResponse
-	(*SeparateRecordsRequest)(nil),  // 24: lakeplane.v1.SeparateRecordsRequest
-	(*SeparateRecordsResponse)(nil), // 25: lakeplane.v1.SeparateRecordsResponse
-	(*EraseSubjectsRequest)(nil),    // 26: lakeplane.v1.EraseSubjectsRequest
-	(*EraseSubjectsResponse)(nil),   // 27: lakeplane.v1.EraseSubjectsResponse
-	(*Job)(nil),                     // 28: lakeplane.v1.Job
-	(*JobProgress)(nil),             // 29: lakeplane.v1.JobProgress
-	(*JobError)(nil),                // 30: lakeplane.v1.JobError
-	(*ErasureCertificate)(nil),      // 31: lakeplane.v1.ErasureCertificate
-	(*ErasedDataset)(nil),           // 32: lakeplane.v1.ErasedDataset
-	(*GetJobRequest)(nil),           // 33: lakeplane.v1.GetJobRequest
-	(*GetJobResponse)(nil),          // 34: lakeplane.v1.GetJobResponse
-	(*ListJobsRequest)(nil),         // 35: lakeplane.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),        // 36: lakeplane.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),        // 37: lakeplane.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),       // 38: lakeplane.v1.CancelJobResponse
-	(*WatchJobRequest)(nil),         // 39: lakeplane.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),        // 40: lakeplane.v1.WatchJobResponse
-	(*Dataset)(nil),                 // 41: lakeplane.v1.Dataset
-	(*fieldmaskpb.FieldMask)(nil),   // 42: google.protobuf.FieldMask
-	(*structpb.ListValue)(nil),      // 43: google.protobuf.ListValue
-	(*timestamppb.Timestamp)(nil),   // 44: google.protobuf.Timestamp
-	(*CsvFormat)(nil),               // 45: lakeplane.v1.CsvFormat
+	(StartIngestRequest_Dedupe)(0),  // 3: lakeplane.v1.StartIngestRequest.Dedupe
+	(*CreateDatasetRequest)(nil),    // 4: lakeplane.v1.CreateDatasetRequest
+	(*CreateDatasetResponse)(nil),   // 5: lakeplane.v1.CreateDatasetResponse
+	(*GetDatasetRequest)(nil),       // 6: lakeplane.v1.GetDatasetRequest
+	(*GetDatasetResponse)(nil),      // 7: lakeplane.v1.GetDatasetResponse
+	(*ListDatasetsRequest)(nil),     // 8: lakeplane.v1.ListDatasetsRequest
+	(*ListDatasetsResponse)(nil),    // 9: lakeplane.v1.ListDatasetsResponse
+	(*UpdateDatasetRequest)(nil),    // 10: lakeplane.v1.UpdateDatasetRequest
+	(*UpdateDatasetResponse)(nil),   // 11: lakeplane.v1.UpdateDatasetResponse
+	(*DeleteDatasetRequest)(nil),    // 12: lakeplane.v1.DeleteDatasetRequest
+	(*DeleteDatasetResponse)(nil),   // 13: lakeplane.v1.DeleteDatasetResponse
+	(*PreviewRowsRequest)(nil),      // 14: lakeplane.v1.PreviewRowsRequest
+	(*PreviewRowsResponse)(nil),     // 15: lakeplane.v1.PreviewRowsResponse
+	(*ListSnapshotsRequest)(nil),    // 16: lakeplane.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),   // 17: lakeplane.v1.ListSnapshotsResponse
+	(*Snapshot)(nil),                // 18: lakeplane.v1.Snapshot
+	(*StartIngestRequest)(nil),      // 19: lakeplane.v1.StartIngestRequest
+	(*StartIngestResponse)(nil),     // 20: lakeplane.v1.StartIngestResponse
+	(*OptimizeDatasetRequest)(nil),  // 21: lakeplane.v1.OptimizeDatasetRequest
+	(*OptimizeDatasetResponse)(nil), // 22: lakeplane.v1.OptimizeDatasetResponse
+	(*ExpireSnapshotsRequest)(nil),  // 23: lakeplane.v1.ExpireSnapshotsRequest
+	(*ExpireSnapshotsResponse)(nil), // 24: lakeplane.v1.ExpireSnapshotsResponse
+	(*SeparateRecordsRequest)(nil),  // 25: lakeplane.v1.SeparateRecordsRequest
+	(*SeparateRecordsResponse)(nil), // 26: lakeplane.v1.SeparateRecordsResponse
+	(*EraseSubjectsRequest)(nil),    // 27: lakeplane.v1.EraseSubjectsRequest
+	(*EraseSubjectsResponse)(nil),   // 28: lakeplane.v1.EraseSubjectsResponse
+	(*Job)(nil),                     // 29: lakeplane.v1.Job
+	(*JobProgress)(nil),             // 30: lakeplane.v1.JobProgress
+	(*JobError)(nil),                // 31: lakeplane.v1.JobError
+	(*ErasureCertificate)(nil),      // 32: lakeplane.v1.ErasureCertificate
+	(*ErasedDataset)(nil),           // 33: lakeplane.v1.ErasedDataset
+	(*GetJobRequest)(nil),           // 34: lakeplane.v1.GetJobRequest
+	(*GetJobResponse)(nil),          // 35: lakeplane.v1.GetJobResponse
+	(*ListJobsRequest)(nil),         // 36: lakeplane.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),        // 37: lakeplane.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),        // 38: lakeplane.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),       // 39: lakeplane.v1.CancelJobResponse
+	(*WatchJobRequest)(nil),         // 40: lakeplane.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),        // 41: lakeplane.v1.WatchJobResponse
+	(*Dataset)(nil),                 // 42: lakeplane.v1.Dataset
+	(*fieldmaskpb.FieldMask)(nil),   // 43: google.protobuf.FieldMask
+	(*structpb.ListValue)(nil),      // 44: google.protobuf.ListValue
+	(*timestamppb.Timestamp)(nil),   // 45: google.protobuf.Timestamp
+	(*CsvFormat)(nil),               // 46: lakeplane.v1.CsvFormat
 }
 var file_lakeplane_v1_ingest_proto_depIdxs = []int32{
-	41, // 0: lakeplane.v1.CreateDatasetRequest.dataset:type_name -> lakeplane.v1.Dataset
-	41, // 1: lakeplane.v1.CreateDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
-	41, // 2: lakeplane.v1.GetDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
-	41, // 3: lakeplane.v1.ListDatasetsResponse.datasets:type_name -> lakeplane.v1.Dataset
-	41, // 4: lakeplane.v1.UpdateDatasetRequest.dataset:type_name -> lakeplane.v1.Dataset
-	42, // 5: lakeplane.v1.UpdateDatasetRequest.update_mask:type_name -> google.protobuf.FieldMask
-	41, // 6: lakeplane.v1.UpdateDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
-	43, // 7: lakeplane.v1.PreviewRowsResponse.rows:type_name -> google.protobuf.ListValue
-	17, // 8: lakeplane.v1.ListSnapshotsResponse.snapshots:type_name -> lakeplane.v1.Snapshot
-	44, // 9: lakeplane.v1.Snapshot.time:type_name -> google.protobuf.Timestamp
-	45, // 10: lakeplane.v1.StartIngestRequest.format:type_name -> lakeplane.v1.CsvFormat
+	42, // 0: lakeplane.v1.CreateDatasetRequest.dataset:type_name -> lakeplane.v1.Dataset
+	42, // 1: lakeplane.v1.CreateDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
+	42, // 2: lakeplane.v1.GetDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
+	42, // 3: lakeplane.v1.ListDatasetsResponse.datasets:type_name -> lakeplane.v1.Dataset
+	42, // 4: lakeplane.v1.UpdateDatasetRequest.dataset:type_name -> lakeplane.v1.Dataset
+	43, // 5: lakeplane.v1.UpdateDatasetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	42, // 6: lakeplane.v1.UpdateDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
+	44, // 7: lakeplane.v1.PreviewRowsResponse.rows:type_name -> google.protobuf.ListValue
+	18, // 8: lakeplane.v1.ListSnapshotsResponse.snapshots:type_name -> lakeplane.v1.Snapshot
+	45, // 9: lakeplane.v1.Snapshot.time:type_name -> google.protobuf.Timestamp
+	46, // 10: lakeplane.v1.StartIngestRequest.format:type_name -> lakeplane.v1.CsvFormat
 	0,  // 11: lakeplane.v1.StartIngestRequest.mode:type_name -> lakeplane.v1.IngestMode
-	28, // 12: lakeplane.v1.StartIngestResponse.job:type_name -> lakeplane.v1.Job
-	28, // 13: lakeplane.v1.OptimizeDatasetResponse.job:type_name -> lakeplane.v1.Job
-	44, // 14: lakeplane.v1.ExpireSnapshotsRequest.older_than:type_name -> google.protobuf.Timestamp
-	28, // 15: lakeplane.v1.ExpireSnapshotsResponse.job:type_name -> lakeplane.v1.Job
-	44, // 16: lakeplane.v1.SeparateRecordsRequest.as_of:type_name -> google.protobuf.Timestamp
-	28, // 17: lakeplane.v1.SeparateRecordsResponse.job:type_name -> lakeplane.v1.Job
-	28, // 18: lakeplane.v1.EraseSubjectsResponse.job:type_name -> lakeplane.v1.Job
-	1,  // 19: lakeplane.v1.Job.kind:type_name -> lakeplane.v1.JobKind
-	2,  // 20: lakeplane.v1.Job.state:type_name -> lakeplane.v1.JobState
-	29, // 21: lakeplane.v1.Job.progress:type_name -> lakeplane.v1.JobProgress
-	30, // 22: lakeplane.v1.Job.error:type_name -> lakeplane.v1.JobError
-	44, // 23: lakeplane.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	44, // 24: lakeplane.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	44, // 25: lakeplane.v1.Job.end_time:type_name -> google.protobuf.Timestamp
-	31, // 26: lakeplane.v1.Job.certificate:type_name -> lakeplane.v1.ErasureCertificate
-	32, // 27: lakeplane.v1.ErasureCertificate.datasets:type_name -> lakeplane.v1.ErasedDataset
-	44, // 28: lakeplane.v1.ErasureCertificate.verify_time:type_name -> google.protobuf.Timestamp
-	28, // 29: lakeplane.v1.GetJobResponse.job:type_name -> lakeplane.v1.Job
-	2,  // 30: lakeplane.v1.ListJobsRequest.state:type_name -> lakeplane.v1.JobState
-	1,  // 31: lakeplane.v1.ListJobsRequest.kind:type_name -> lakeplane.v1.JobKind
-	28, // 32: lakeplane.v1.ListJobsResponse.jobs:type_name -> lakeplane.v1.Job
-	28, // 33: lakeplane.v1.CancelJobResponse.job:type_name -> lakeplane.v1.Job
-	28, // 34: lakeplane.v1.WatchJobResponse.job:type_name -> lakeplane.v1.Job
-	3,  // 35: lakeplane.v1.IngestService.CreateDataset:input_type -> lakeplane.v1.CreateDatasetRequest
-	5,  // 36: lakeplane.v1.IngestService.GetDataset:input_type -> lakeplane.v1.GetDatasetRequest
-	7,  // 37: lakeplane.v1.IngestService.ListDatasets:input_type -> lakeplane.v1.ListDatasetsRequest
-	9,  // 38: lakeplane.v1.IngestService.UpdateDataset:input_type -> lakeplane.v1.UpdateDatasetRequest
-	11, // 39: lakeplane.v1.IngestService.DeleteDataset:input_type -> lakeplane.v1.DeleteDatasetRequest
-	13, // 40: lakeplane.v1.IngestService.PreviewRows:input_type -> lakeplane.v1.PreviewRowsRequest
-	15, // 41: lakeplane.v1.IngestService.ListSnapshots:input_type -> lakeplane.v1.ListSnapshotsRequest
-	18, // 42: lakeplane.v1.IngestService.StartIngest:input_type -> lakeplane.v1.StartIngestRequest
-	20, // 43: lakeplane.v1.IngestService.OptimizeDataset:input_type -> lakeplane.v1.OptimizeDatasetRequest
-	22, // 44: lakeplane.v1.IngestService.ExpireSnapshots:input_type -> lakeplane.v1.ExpireSnapshotsRequest
-	24, // 45: lakeplane.v1.IngestService.SeparateRecords:input_type -> lakeplane.v1.SeparateRecordsRequest
-	26, // 46: lakeplane.v1.IngestService.EraseSubjects:input_type -> lakeplane.v1.EraseSubjectsRequest
-	33, // 47: lakeplane.v1.IngestService.GetJob:input_type -> lakeplane.v1.GetJobRequest
-	35, // 48: lakeplane.v1.IngestService.ListJobs:input_type -> lakeplane.v1.ListJobsRequest
-	37, // 49: lakeplane.v1.IngestService.CancelJob:input_type -> lakeplane.v1.CancelJobRequest
-	39, // 50: lakeplane.v1.IngestService.WatchJob:input_type -> lakeplane.v1.WatchJobRequest
-	4,  // 51: lakeplane.v1.IngestService.CreateDataset:output_type -> lakeplane.v1.CreateDatasetResponse
-	6,  // 52: lakeplane.v1.IngestService.GetDataset:output_type -> lakeplane.v1.GetDatasetResponse
-	8,  // 53: lakeplane.v1.IngestService.ListDatasets:output_type -> lakeplane.v1.ListDatasetsResponse
-	10, // 54: lakeplane.v1.IngestService.UpdateDataset:output_type -> lakeplane.v1.UpdateDatasetResponse
-	12, // 55: lakeplane.v1.IngestService.DeleteDataset:output_type -> lakeplane.v1.DeleteDatasetResponse
-	14, // 56: lakeplane.v1.IngestService.PreviewRows:output_type -> lakeplane.v1.PreviewRowsResponse
-	16, // 57: lakeplane.v1.IngestService.ListSnapshots:output_type -> lakeplane.v1.ListSnapshotsResponse
-	19, // 58: lakeplane.v1.IngestService.StartIngest:output_type -> lakeplane.v1.StartIngestResponse
-	21, // 59: lakeplane.v1.IngestService.OptimizeDataset:output_type -> lakeplane.v1.OptimizeDatasetResponse
-	23, // 60: lakeplane.v1.IngestService.ExpireSnapshots:output_type -> lakeplane.v1.ExpireSnapshotsResponse
-	25, // 61: lakeplane.v1.IngestService.SeparateRecords:output_type -> lakeplane.v1.SeparateRecordsResponse
-	27, // 62: lakeplane.v1.IngestService.EraseSubjects:output_type -> lakeplane.v1.EraseSubjectsResponse
-	34, // 63: lakeplane.v1.IngestService.GetJob:output_type -> lakeplane.v1.GetJobResponse
-	36, // 64: lakeplane.v1.IngestService.ListJobs:output_type -> lakeplane.v1.ListJobsResponse
-	38, // 65: lakeplane.v1.IngestService.CancelJob:output_type -> lakeplane.v1.CancelJobResponse
-	40, // 66: lakeplane.v1.IngestService.WatchJob:output_type -> lakeplane.v1.WatchJobResponse
-	51, // [51:67] is the sub-list for method output_type
-	35, // [35:51] is the sub-list for method input_type
-	35, // [35:35] is the sub-list for extension type_name
-	35, // [35:35] is the sub-list for extension extendee
-	0,  // [0:35] is the sub-list for field type_name
+	3,  // 12: lakeplane.v1.StartIngestRequest.dedupe:type_name -> lakeplane.v1.StartIngestRequest.Dedupe
+	29, // 13: lakeplane.v1.StartIngestResponse.job:type_name -> lakeplane.v1.Job
+	29, // 14: lakeplane.v1.OptimizeDatasetResponse.job:type_name -> lakeplane.v1.Job
+	45, // 15: lakeplane.v1.ExpireSnapshotsRequest.older_than:type_name -> google.protobuf.Timestamp
+	29, // 16: lakeplane.v1.ExpireSnapshotsResponse.job:type_name -> lakeplane.v1.Job
+	45, // 17: lakeplane.v1.SeparateRecordsRequest.as_of:type_name -> google.protobuf.Timestamp
+	29, // 18: lakeplane.v1.SeparateRecordsResponse.job:type_name -> lakeplane.v1.Job
+	29, // 19: lakeplane.v1.EraseSubjectsResponse.job:type_name -> lakeplane.v1.Job
+	1,  // 20: lakeplane.v1.Job.kind:type_name -> lakeplane.v1.JobKind
+	2,  // 21: lakeplane.v1.Job.state:type_name -> lakeplane.v1.JobState
+	30, // 22: lakeplane.v1.Job.progress:type_name -> lakeplane.v1.JobProgress
+	31, // 23: lakeplane.v1.Job.error:type_name -> lakeplane.v1.JobError
+	45, // 24: lakeplane.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	45, // 25: lakeplane.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	45, // 26: lakeplane.v1.Job.end_time:type_name -> google.protobuf.Timestamp
+	32, // 27: lakeplane.v1.Job.certificate:type_name -> lakeplane.v1.ErasureCertificate
+	33, // 28: lakeplane.v1.ErasureCertificate.datasets:type_name -> lakeplane.v1.ErasedDataset
+	45, // 29: lakeplane.v1.ErasureCertificate.verify_time:type_name -> google.protobuf.Timestamp
+	29, // 30: lakeplane.v1.GetJobResponse.job:type_name -> lakeplane.v1.Job
+	2,  // 31: lakeplane.v1.ListJobsRequest.state:type_name -> lakeplane.v1.JobState
+	1,  // 32: lakeplane.v1.ListJobsRequest.kind:type_name -> lakeplane.v1.JobKind
+	29, // 33: lakeplane.v1.ListJobsResponse.jobs:type_name -> lakeplane.v1.Job
+	29, // 34: lakeplane.v1.CancelJobResponse.job:type_name -> lakeplane.v1.Job
+	29, // 35: lakeplane.v1.WatchJobResponse.job:type_name -> lakeplane.v1.Job
+	4,  // 36: lakeplane.v1.IngestService.CreateDataset:input_type -> lakeplane.v1.CreateDatasetRequest
+	6,  // 37: lakeplane.v1.IngestService.GetDataset:input_type -> lakeplane.v1.GetDatasetRequest
+	8,  // 38: lakeplane.v1.IngestService.ListDatasets:input_type -> lakeplane.v1.ListDatasetsRequest
+	10, // 39: lakeplane.v1.IngestService.UpdateDataset:input_type -> lakeplane.v1.UpdateDatasetRequest
+	12, // 40: lakeplane.v1.IngestService.DeleteDataset:input_type -> lakeplane.v1.DeleteDatasetRequest
+	14, // 41: lakeplane.v1.IngestService.PreviewRows:input_type -> lakeplane.v1.PreviewRowsRequest
+	16, // 42: lakeplane.v1.IngestService.ListSnapshots:input_type -> lakeplane.v1.ListSnapshotsRequest
+	19, // 43: lakeplane.v1.IngestService.StartIngest:input_type -> lakeplane.v1.StartIngestRequest
+	21, // 44: lakeplane.v1.IngestService.OptimizeDataset:input_type -> lakeplane.v1.OptimizeDatasetRequest
+	23, // 45: lakeplane.v1.IngestService.ExpireSnapshots:input_type -> lakeplane.v1.ExpireSnapshotsRequest
+	25, // 46: lakeplane.v1.IngestService.SeparateRecords:input_type -> lakeplane.v1.SeparateRecordsRequest
+	27, // 47: lakeplane.v1.IngestService.EraseSubjects:input_type -> lakeplane.v1.EraseSubjectsRequest
+	34, // 48: lakeplane.v1.IngestService.GetJob:input_type -> lakeplane.v1.GetJobRequest
+	36, // 49: lakeplane.v1.IngestService.ListJobs:input_type -> lakeplane.v1.ListJobsRequest
+	38, // 50: lakeplane.v1.IngestService.CancelJob:input_type -> lakeplane.v1.CancelJobRequest
+	40, // 51: lakeplane.v1.IngestService.WatchJob:input_type -> lakeplane.v1.WatchJobRequest
+	5,  // 52: lakeplane.v1.IngestService.CreateDataset:output_type -> lakeplane.v1.CreateDatasetResponse
+	7,  // 53: lakeplane.v1.IngestService.GetDataset:output_type -> lakeplane.v1.GetDatasetResponse
+	9,  // 54: lakeplane.v1.IngestService.ListDatasets:output_type -> lakeplane.v1.ListDatasetsResponse
+	11, // 55: lakeplane.v1.IngestService.UpdateDataset:output_type -> lakeplane.v1.UpdateDatasetResponse
+	13, // 56: lakeplane.v1.IngestService.DeleteDataset:output_type -> lakeplane.v1.DeleteDatasetResponse
+	15, // 57: lakeplane.v1.IngestService.PreviewRows:output_type -> lakeplane.v1.PreviewRowsResponse
+	17, // 58: lakeplane.v1.IngestService.ListSnapshots:output_type -> lakeplane.v1.ListSnapshotsResponse
+	20, // 59: lakeplane.v1.IngestService.StartIngest:output_type -> lakeplane.v1.StartIngestResponse
+	22, // 60: lakeplane.v1.IngestService.OptimizeDataset:output_type -> lakeplane.v1.OptimizeDatasetResponse
+	24, // 61: lakeplane.v1.IngestService.ExpireSnapshots:output_type -> lakeplane.v1.ExpireSnapshotsResponse
+	26, // 62: lakeplane.v1.IngestService.SeparateRecords:output_type -> lakeplane.v1.SeparateRecordsResponse
+	28, // 63: lakeplane.v1.IngestService.EraseSubjects:output_type -> lakeplane.v1.EraseSubjectsResponse
+	35, // 64: lakeplane.v1.IngestService.GetJob:output_type -> lakeplane.v1.GetJobResponse
+	37, // 65: lakeplane.v1.IngestService.ListJobs:output_type -> lakeplane.v1.ListJobsResponse
+	39, // 66: lakeplane.v1.IngestService.CancelJob:output_type -> lakeplane.v1.CancelJobResponse
+	41, // 67: lakeplane.v1.IngestService.WatchJob:output_type -> lakeplane.v1.WatchJobResponse
+	52, // [52:68] is the sub-list for method output_type
+	36, // [36:52] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_lakeplane_v1_ingest_proto_init() }
@@ -2842,7 +2916,7 @@ func file_lakeplane_v1_ingest_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lakeplane_v1_ingest_proto_rawDesc), len(file_lakeplane_v1_ingest_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   38,
 			NumExtensions: 0,
 			NumServices:   1,
