@@ -1,69 +1,16 @@
 package server
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
 	"github.com/lakeplane/lakeplane/internal/auth"
-	"github.com/lakeplane/lakeplane/internal/fault"
-	"github.com/lakeplane/lakeplane/internal/store"
 )
-
-func TestToStatus(t *testing.T) {
-	tests := []struct {
-		name    string
-		err     error
-		code    codes.Code
-		message string
-	}{
-		{"not found", fmt.Errorf("get dataset %q: %w", "a.b", store.ErrNotFound), codes.NotFound, `"a.b"`},
-		{"exists", fmt.Errorf("create: %w", store.ErrAlreadyExists), codes.AlreadyExists, "already exists"},
-		{"stale etag", fmt.Errorf("update: %w", store.ErrConflict), codes.Aborted, "etag"},
-		{"page token", store.ErrInvalidPageToken, codes.InvalidArgument, "page token"},
-		{"precondition", fault.Precondition("column %q would be dropped", "x"), codes.FailedPrecondition, "would be dropped"},
-		{"denied", fault.Denied("outside the allowed directories"), codes.PermissionDenied, "outside"},
-		{"field", fmt.Errorf("create: %w", fault.Invalid("columns[1].type", "unknown type")), codes.InvalidArgument, "create: columns[1].type: unknown type"},
-		{"row error", &fault.FieldError{Row: 1042, Column: "premium", Reason: `"12,5" is not a decimal`}, codes.InvalidArgument, `row 1042, column "premium": "12,5" is not a decimal`},
-		{"canceled", fmt.Errorf("load: %w", context.Canceled), codes.Canceled, "canceled"},
-		{"status kept", status.Error(codes.Unauthenticated, "missing bearer token"), codes.Unauthenticated, "missing bearer token"},
-		{"internal hides detail", errors.New("pq: password for user x"), codes.Internal, "internal error"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			st := toStatus(tt.err)
-			if st.Code() != tt.code || !strings.Contains(st.Message(), tt.message) {
-				t.Fatalf("toStatus(%v) = %s %q; want %s containing %q", tt.err, st.Code(), st.Message(), tt.code, tt.message)
-			}
-			if tt.code == codes.Internal && strings.Contains(st.Message(), "password") {
-				t.Fatal("an internal error leaked its detail")
-			}
-		})
-	}
-}
-
-func TestInvalidArgumentCarriesFieldViolations(t *testing.T) {
-	err := errors.Join(fault.Invalid("id", "bad"), fault.Invalid("columns[0].name", "bad too"))
-	st := toStatus(err)
-	var violations []*errdetails.BadRequest_FieldViolation
-	for _, d := range st.Details() {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			violations = append(violations, br.GetFieldViolations()...)
-		}
-	}
-	if len(violations) != 2 || violations[0].GetField() != "id" || violations[1].GetField() != "columns[0].name" {
-		t.Fatalf("field violations: %v", violations)
-	}
-}
 
 func TestUnimplementedNamesTheArea(t *testing.T) {
 	st := unimplemented("/lakeplane.v1.CostReportService/GetCostReport")

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lakeplane/lakeplane/internal/auth"
+	"github.com/lakeplane/lakeplane/internal/errcode"
 )
 
 // requestIDHeader carries a caller's request id in, and ours out.
@@ -188,7 +189,7 @@ func mapError(ctx context.Context, method string, err error) error {
 	if err == nil {
 		return nil
 	}
-	st := toStatus(err)
+	st := errcode.Status(err)
 	switch st.Code() {
 	case codes.Unimplemented:
 		st = unimplemented(method)

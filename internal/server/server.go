@@ -251,7 +251,7 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 func (s *Server) shutdown() {
-	s.opts.Logger.Info("shutting down", "timeout", s.opts.ShutdownTimeout)
+	s.opts.Logger.Info("shutting down", "timeout", s.opts.ShutdownTimeout.String())
 	s.health.Shutdown()
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.ShutdownTimeout)
 	defer cancel()
