@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"unicode"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -77,3 +78,19 @@ func invalidArgument(err error, fields []*fault.FieldError) *status.Status {
 
 // Code is the gRPC code of err.
 func Code(err error) codes.Code { return Status(err).Code() }
+
+// Name is a code's canonical name as the API writes it: INVALID_ARGUMENT,
+// NOT_FOUND, ...
+func Name(c codes.Code) string {
+	if c == codes.OK {
+		return "OK"
+	}
+	var b strings.Builder
+	for i, r := range c.String() {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}

@@ -60,3 +60,11 @@ func TestInvalidArgumentCarriesFieldViolations(t *testing.T) {
 		t.Fatalf("field violations: %v", violations)
 	}
 }
+
+func TestName(t *testing.T) {
+	for c, want := range map[codes.Code]string{codes.OK: "OK", codes.InvalidArgument: "INVALID_ARGUMENT", codes.DeadlineExceeded: "DEADLINE_EXCEEDED", codes.NotFound: "NOT_FOUND", codes.Aborted: "ABORTED"} {
+		if got := Name(c); got != want {
+			t.Errorf("Name(%v) = %q, want %q", c, got, want)
+		}
+	}
+}

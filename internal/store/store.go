@@ -9,9 +9,12 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/job"
 )
 
 // Sentinel errors. Adapters wrap them with context (for example
@@ -28,6 +31,12 @@ var (
 	// ErrInvalidPageToken means that a page token was not one this store
 	// issued, or was issued for a different listing.
 	ErrInvalidPageToken = errors.New("invalid page token")
+	// ErrNoJob means that no job is waiting to be claimed.
+	ErrNoJob = errors.New("no job to claim")
+	// ErrLeaseLost means that the worker does not hold the job's lease (any
+	// more): another worker claimed it after the lease expired, or the job
+	// ended.
+	ErrLeaseLost = errors.New("job lease lost")
 )
 
 // Paging limits shared by every List method.
@@ -43,6 +52,7 @@ const (
 // for concurrent use.
 type Store interface {
 	Datasets
+	Jobs
 
 	// Ping checks that the backing database can be reached.
 	Ping(ctx context.Context) error
@@ -84,6 +94,88 @@ type ListDatasetsOptions struct {
 	PageToken string
 	// Namespace, when not empty, keeps only the datasets of that namespace.
 	Namespace string
+}
+
+// Jobs keeps the queue of long work and what became of it. A job is queued
+// by CreateJob, claimed by one worker at a time under a lease that the worker
+// renews while it works, and ended by that worker with FinishJob. A worker
+// that dies leaves its lease to expire; ClaimJob then hands the job to
+// another worker, and FailStaleJobs fails jobs interrupted too often.
+//
+// Leases are measured by the clocks of the processes sharing the store, so
+// their clocks must agree to well within a lease. Values passed in are not
+// modified and values returned are owned by the caller.
+type Jobs interface {
+	// CreateJob queues a new job of j's Kind, Dataset, Spec, RequestID and
+	// Principal (its other fields are ignored) and returns it with a new ID,
+	// state Queued and CreateTime and UpdateTime set; created is true.
+	//
+	// When j.RequestID is not empty and a job of the same kind was queued
+	// with that request id before, nothing is queued: CreateJob returns that
+	// job as it is now, and created is false. Concurrent calls with one
+	// request id queue one job between them.
+	CreateJob(ctx context.Context, j *job.Job) (out *job.Job, created bool, err error)
+	// GetJob returns the job with the given id, or ErrNotFound.
+	GetJob(ctx context.Context, id string) (*job.Job, error)
+	// ListJobs returns one page of jobs, newest first.
+	ListJobs(ctx context.Context, opts ListJobsOptions) (Page[*job.Job], error)
+
+	// ClaimJob gives the worker owner the oldest job that waits for one —
+	// a queued job, or a running job whose lease expired (its worker died) —
+	// and leases it to owner until lease from now. The job becomes Running,
+	// its Attempt grows by one and its StartTime is set on its first claim.
+	// Each job is claimed by one worker at a time, whatever the number of
+	// concurrent claimers and store replicas. It fails with ErrNoJob when
+	// no job waits.
+	//
+	// A job claimed again may have CancelRequested set: its worker should
+	// end it Cancelled without working on it.
+	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*job.Job, error)
+	// RenewLease extends owner's lease on a running job to lease from now.
+	// It fails with ErrLeaseLost when owner does not hold the job (any
+	// more), and with ErrNotFound when there is no such job.
+	RenewLease(ctx context.Context, id, owner string, lease time.Duration) error
+	// UpdateJobProgress records the phase and progress of a running job
+	// that owner holds, without renewing the lease, and reports whether
+	// cancelling the job was requested, so that the worker stops. It fails
+	// like RenewLease.
+	UpdateJobProgress(ctx context.Context, id, owner, phase string, p job.Progress) (cancelRequested bool, err error)
+	// FinishJob ends a running job that owner holds in state, which must be
+	// final (State.Done), recording its snapshot, validations, error and
+	// result, setting EndTime and releasing the lease. The phase and
+	// progress stay as last recorded. It fails like RenewLease, so that a
+	// worker whose lease another took cannot end the job.
+	FinishJob(ctx context.Context, id, owner string, state job.State, snapshotID int64, validations []string, jobErr *job.Error, result json.RawMessage) (*job.Job, error)
+	// RequestCancel asks for a job to be cancelled: a queued job is
+	// Cancelled at once; a running one gets CancelRequested, and its worker
+	// ends it; a job that is done is left as it is. It returns the job as
+	// it is after the request, or ErrNotFound.
+	RequestCancel(ctx context.Context, id string) (*job.Job, error)
+	// FailStaleJobs fails the running jobs whose lease expired after they
+	// were claimed maxAttempts times or more, with an error saying that
+	// they were interrupted too often, and returns how many it failed.
+	// Workers call it before ClaimJob, so that such jobs end rather than
+	// run again.
+	FailStaleJobs(ctx context.Context, maxAttempts int) (int, error)
+}
+
+// ListJobsOptions selects a page of jobs. The filters that are set must all
+// match.
+type ListJobsOptions struct {
+	// PageSize is the most jobs to return: <= 0 means DefaultPageSize, and
+	// it is capped at MaxPageSize.
+	PageSize int
+	// PageToken is the NextPageToken of the previous page, or "" for the
+	// first page. It must be used with the same filters.
+	PageToken string
+	// Dataset, when not empty, keeps only the jobs on that dataset.
+	Dataset string
+	// State, when not empty, keeps only the jobs in that state.
+	State job.State
+	// Kind, when not empty, keeps only the jobs of that kind.
+	Kind job.Kind
+	// RequestID, when not empty, keeps only the jobs that request queued.
+	RequestID string
 }
 
 // Page is one page of a listing.

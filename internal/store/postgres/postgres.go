@@ -61,6 +61,9 @@ func dialect() sqlstore.Dialect {
 		Placeholder:       sqlstore.DollarPlaceholder,
 		IsUniqueViolation: isUniqueViolation,
 		MigrationLock:     migrationLock,
+		// Claimers lock the job they pick and pass over those that others
+		// are taking, so that replicas claim in parallel.
+		SkipLocked: "FOR UPDATE SKIP LOCKED",
 	}
 }
 

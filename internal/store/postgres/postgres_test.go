@@ -104,6 +104,19 @@ func TestSchemaIsolation(t *testing.T) {
 	}
 }
 
+// TestClaimsAcrossReplicas checks that replicas sharing one database, each
+// with its own connection pool, claim every job once: the exclusion comes
+// from PostgreSQL's row locks, not from anything in one process.
+func TestClaimsAcrossReplicas(t *testing.T) {
+	dsn := freshSchema(t)
+	var replicas []store.Store
+	for range 2 {
+		s, err := Open(context.Background(), dsn)
+		replicas = append(replicas, storetest.Opened(t, s, err))
+	}
+	storetest.CheckExclusiveClaims(t, replicas...)
+}
+
 func TestOpenBadDSN(t *testing.T) {
 	if s, err := Open(context.Background(), "postgres://%zz"); err == nil {
 		s.Close()

@@ -100,6 +100,9 @@ func dialect() sqlstore.Dialect {
 		TimeArg: func(t time.Time) any {
 			return t.UTC().Format("2006-01-02T15:04:05.000000Z07:00")
 		},
+		// SQLite runs one write at a time: a claim, one statement, is
+		// exclusive without row locks.
+		SkipLocked: "",
 	}
 }
 

@@ -34,6 +34,19 @@ func TestLifecycle(t *testing.T) {
 	})
 }
 
+// TestClaimsAcrossStores checks that stores opened on one file, as separate
+// processes would, claim every job once: SQLite's write lock makes each
+// claim exclusive.
+func TestClaimsAcrossStores(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lakeplane.db")
+	var stores []store.Store
+	for range 2 {
+		s, err := Open(context.Background(), path)
+		stores = append(stores, storetest.Opened(t, s, err))
+	}
+	storetest.CheckExclusiveClaims(t, stores...)
+}
+
 // TestPragmas checks the settings that the DSN gives every connection.
 func TestPragmas(t *testing.T) {
 	ctx := context.Background()

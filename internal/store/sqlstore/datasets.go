@@ -141,11 +141,6 @@ func convert[From, To any](in []From, f func(From) To) []To {
 	return out
 }
 
-// scanner is what *sql.Row and *sql.Rows share.
-type scanner interface {
-	Scan(dest ...any) error
-}
-
 // scanDataset reads a row of datasetColumns.
 func scanDataset(row scanner) (*dataset.Dataset, error) {
 	d := &dataset.Dataset{}
@@ -222,10 +217,9 @@ func (s *Store) GetDataset(ctx context.Context, id string) (*dataset.Dataset, er
 // names the last id returned, so that inserts and deletes between pages
 // neither repeat nor skip the datasets that stay.
 func (s *Store) ListDatasets(ctx context.Context, opts store.ListDatasetsOptions) (store.Page[*dataset.Dataset], error) {
-	var page store.Page[*dataset.Dataset]
 	after, err := decodePageToken(opts.PageToken, opts.Namespace)
 	if err != nil {
-		return page, err
+		return store.Page[*dataset.Dataset]{}, err
 	}
 	size := store.NormalizePageSize(opts.PageSize)
 	var rows *sql.Rows
@@ -234,23 +228,11 @@ func (s *Store) ListDatasets(ctx context.Context, opts store.ListDatasetsOptions
 	} else {
 		rows, err = s.db.QueryContext(ctx, s.q.listDatasets, after, size+1)
 	}
+	page, err := readPage(rows, err, size, scanDataset, func(last *dataset.Dataset) string {
+		return encodePageToken(last.ID, opts.Namespace)
+	})
 	if err != nil {
 		return page, fmt.Errorf("list datasets: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		d, err := scanDataset(rows)
-		if err != nil {
-			return page, fmt.Errorf("list datasets: %w", err)
-		}
-		page.Items = append(page.Items, d)
-	}
-	if err := rows.Err(); err != nil {
-		return page, fmt.Errorf("list datasets: %w", err)
-	}
-	if len(page.Items) > size {
-		page.Items = page.Items[:size]
-		page.NextPageToken = encodePageToken(page.Items[size-1].ID, opts.Namespace)
 	}
 	return page, nil
 }
@@ -284,17 +266,13 @@ func (s *Store) UpdateDataset(ctx context.Context, d *dataset.Dataset) (*dataset
 // DeleteDataset implements store.Datasets.
 func (s *Store) DeleteDataset(ctx context.Context, id, etag string) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		var res sql.Result
+		var n int64
 		var err error
 		if etag == "" {
-			res, err = tx.ExecContext(ctx, s.q.deleteDataset, id)
+			n, err = affected(tx.ExecContext(ctx, s.q.deleteDataset, id))
 		} else {
-			res, err = tx.ExecContext(ctx, s.q.deleteDatasetEtag, id, etag)
+			n, err = affected(tx.ExecContext(ctx, s.q.deleteDatasetEtag, id, etag))
 		}
-		if err != nil {
-			return fmt.Errorf("delete dataset %q: %w", id, err)
-		}
-		n, err := res.RowsAffected()
 		if err != nil {
 			return fmt.Errorf("delete dataset %q: %w", id, err)
 		}

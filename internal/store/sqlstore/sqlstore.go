@@ -1,8 +1,9 @@
 // Package sqlstore is the SQL core shared by the store adapters: it
 // implements store.Store once on top of database/sql, and leaves what differs
 // between databases (bind parameters, unique-violation detection, time
-// encoding, migration locking, the schema itself) to a small Dialect that each
-// adapter supplies together with its embedded migrations.
+// encoding, migration locking, row locking for job claims, the schema itself)
+// to a small Dialect that each adapter supplies together with its embedded
+// migrations.
 package sqlstore
 
 import (
@@ -35,6 +36,13 @@ type Dialect struct {
 	// argument that stores it. Nil passes the time.Time as it is. The core
 	// reads times back from time.Time, or from RFC 3339 text.
 	TimeArg func(t time.Time) any
+	// SkipLocked, when not empty, ends the SELECT with which a write picks
+	// a row to take (a job to claim): it locks the row it returns and
+	// passes over rows that concurrent transactions locked, so that
+	// concurrent claimers take different rows without waiting for each
+	// other (PostgreSQL: "FOR UPDATE SKIP LOCKED"). It may be empty when
+	// the database runs one write at a time anyway.
+	SkipLocked string
 }
 
 // Store implements store.Store on a *sql.DB. Adapters embed it.
@@ -43,6 +51,7 @@ type Store struct {
 	dialect Dialect
 	now     func() time.Time
 	q       queries
+	jq      jobQueries
 }
 
 var _ store.Store = (*Store)(nil)
@@ -63,6 +72,7 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (*Store, error
 	}
 	s := &Store{db: db, dialect: d, now: time.Now}
 	s.q = newQueries(s.bind)
+	s.jq = newJobQueries(s.bind, d.SkipLocked)
 	if err := s.migrate(ctx, fsys); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -109,6 +119,47 @@ func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 	return nil
 }
 
+// affected returns the number of rows that a statement run with ExecContext
+// changed, or its error.
+func affected(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// scanner is what *sql.Row and *sql.Rows share.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// readPage reads the page that a listing query returned: rows and queryErr
+// are the query's results, and the query asked for size+1 rows, so that one
+// more row than fits tells that another page follows. Then the page gets
+// the token that token makes of its last item. readPage closes rows.
+func readPage[T any](rows *sql.Rows, queryErr error, size int, scan func(scanner) (T, error), token func(last T) string) (store.Page[T], error) {
+	var page store.Page[T]
+	if queryErr != nil {
+		return page, queryErr
+	}
+	defer rows.Close()
+	for rows.Next() {
+		item, err := scan(rows)
+		if err != nil {
+			return page, err
+		}
+		page.Items = append(page.Items, item)
+	}
+	if err := rows.Err(); err != nil {
+		return page, err
+	}
+	if len(page.Items) > size {
+		page.Items = page.Items[:size]
+		page.NextPageToken = token(page.Items[size-1])
+	}
+	return page, nil
+}
+
 // bind rewrites the "?" parameters of query into the dialect's placeholders.
 // The core's statements hold no "?" other than parameters.
 func (s *Store) bind(query string) string {
@@ -150,6 +201,18 @@ func DollarPlaceholder(n int) string {
 // timeScanner scans a stored time into *t, whether the driver gives a
 // time.Time or RFC 3339 text, as UTC truncated to microseconds.
 type timeScanner struct{ t *time.Time }
+
+// nullTimeScanner is a timeScanner that scans NULL as the zero time.
+type nullTimeScanner struct{ t *time.Time }
+
+// Scan implements sql.Scanner.
+func (ns nullTimeScanner) Scan(src any) error {
+	if src == nil {
+		*ns.t = time.Time{}
+		return nil
+	}
+	return timeScanner(ns).Scan(src)
+}
 
 // Scan implements sql.Scanner.
 func (ts timeScanner) Scan(src any) error {

@@ -141,3 +141,44 @@ func TestSpecNilAndEmpty(t *testing.T) {
 		}
 	}
 }
+
+func TestTimePageToken(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+	filter := "dataset=sales.clients&state=QUEUED"
+	token := encodeTimePageToken(at.In(time.FixedZone("KST", 9*3600)), "job-1", filter)
+	gotAt, gotAfter, ok, err := decodeTimePageToken(token, filter)
+	if err != nil || !ok || gotAfter != "job-1" || !gotAt.Equal(at) || gotAt.Location() != time.UTC {
+		t.Errorf("decodeTimePageToken = %v, %q, %v, %v; want %v, job-1, true, nil", gotAt, gotAfter, ok, err, at)
+	}
+	if _, _, ok, err := decodeTimePageToken("", filter); ok || err != nil {
+		t.Errorf(`decodeTimePageToken("") = ok %v, %v; want false, nil`, ok, err)
+	}
+	for _, tc := range []struct{ token, filter string }{
+		{token, ""},                                // another filter
+		{token, "dataset=sales.clients"},           // another filter
+		{encodePageToken("job-1", filter), filter}, // a listing ordered by id
+		{encodeCursor(pageCursor{After: "job-1", At: "yesterday", Filter: filter}), filter},
+	} {
+		if _, _, _, err := decodeTimePageToken(tc.token, tc.filter); !errors.Is(err, store.ErrInvalidPageToken) {
+			t.Errorf("decodeTimePageToken(%q, %q) error = %v, want ErrInvalidPageToken", tc.token, tc.filter, err)
+		}
+	}
+	// And the other way round: a time-ordered token is not an id-ordered one.
+	if _, err := decodePageToken(token, filter); !errors.Is(err, store.ErrInvalidPageToken) {
+		t.Errorf("decodePageToken of a time page token: error = %v, want ErrInvalidPageToken", err)
+	}
+}
+
+func TestNullTimeScanner(t *testing.T) {
+	got := time.Now()
+	if err := (nullTimeScanner{&got}).Scan(nil); err != nil || !got.IsZero() {
+		t.Errorf("Scan(nil) = %v, %v; want the zero time", got, err)
+	}
+	want := time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+	if err := (nullTimeScanner{&got}).Scan("2026-03-04T05:06:07.123456Z"); err != nil || !got.Equal(want) {
+		t.Errorf("Scan(text) = %v, %v; want %v", got, err, want)
+	}
+	if err := (nullTimeScanner{&got}).Scan("yesterday"); err == nil {
+		t.Error(`Scan("yesterday") succeeded, want an error`)
+	}
+}

@@ -21,38 +21,43 @@ import (
 // time it is called, and arrange (with t.Cleanup) for it to be closed and
 // removed; subtests call it from parallel goroutines.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
-		{"CreateGetRoundTrip", testCreateGetRoundTrip},
-		{"CreateDoesNotAlterInput", testCreateDoesNotAlterInput},
-		{"MinimalDatasetRoundTrip", testMinimalDatasetRoundTrip},
-		{"CreateAlreadyExists", testCreateAlreadyExists},
-		{"NotFound", testNotFound},
-		{"UpdateChangesEtagAndTimes", testUpdateChangesEtagAndTimes},
-		{"UpdateStaleEtag", testUpdateStaleEtag},
-		{"DeleteStaleEtag", testDeleteStaleEtag},
-		{"DeleteWithEtag", testDeleteWithEtag},
-		{"DeleteUnconditional", testDeleteUnconditional},
-		{"ListPaging", testListPaging},
-		{"ListDefaultPageSize", testListDefaultPageSize},
-		{"ListEmpty", testListEmpty},
-		{"ListExactPage", testListExactPage},
-		{"ListNamespace", testListNamespace},
-		{"ListTokenStableAcrossWrites", testListTokenStable},
-		{"ListInvalidPageToken", testListInvalidPageToken},
-		{"ConcurrentUpdates", testConcurrentUpdates},
-		{"ConcurrentCreates", testConcurrentCreates},
-		{"CanceledContext", testCanceledContext},
-		{"Ping", testPing},
-	}
-	for _, tc := range tests {
+	for _, tc := range slices.Concat(datasetTests, jobTests) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t))
 		})
 	}
+}
+
+// conformanceTest is one test of the suite, run on a fresh store.
+type conformanceTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
+}
+
+// datasetTests check store.Datasets.
+var datasetTests = []conformanceTest{
+	{"CreateGetRoundTrip", testCreateGetRoundTrip},
+	{"CreateDoesNotAlterInput", testCreateDoesNotAlterInput},
+	{"MinimalDatasetRoundTrip", testMinimalDatasetRoundTrip},
+	{"CreateAlreadyExists", testCreateAlreadyExists},
+	{"NotFound", testNotFound},
+	{"UpdateChangesEtagAndTimes", testUpdateChangesEtagAndTimes},
+	{"UpdateStaleEtag", testUpdateStaleEtag},
+	{"DeleteStaleEtag", testDeleteStaleEtag},
+	{"DeleteWithEtag", testDeleteWithEtag},
+	{"DeleteUnconditional", testDeleteUnconditional},
+	{"ListPaging", testListPaging},
+	{"ListDefaultPageSize", testListDefaultPageSize},
+	{"ListEmpty", testListEmpty},
+	{"ListExactPage", testListExactPage},
+	{"ListNamespace", testListNamespace},
+	{"ListTokenStableAcrossWrites", testListTokenStable},
+	{"ListInvalidPageToken", testListInvalidPageToken},
+	{"ConcurrentUpdates", testConcurrentUpdates},
+	{"ConcurrentCreates", testConcurrentCreates},
+	{"CanceledContext", testCanceledContext},
+	{"Ping", testPing},
 }
 
 // FullDataset returns a dataset with the given id and every other field
@@ -356,19 +361,35 @@ func createIDs(t *testing.T, s store.Store, ids ...string) {
 // ids of each page. It fails the test if paging does not end.
 func listAll(t *testing.T, s store.Store, opts store.ListDatasetsOptions) [][]string {
 	t.Helper()
+	return walkPages(t, fmt.Sprintf("ListDatasets(%+v)", opts), opts.PageToken,
+		func(token string) (store.Page[*dataset.Dataset], error) {
+			opts.PageToken = token
+			return s.ListDatasets(context.Background(), opts)
+		}, func(d *dataset.Dataset) string { return d.ID })
+}
+
+// walkPages pages through a listing from token on, fetching each page with
+// list, and returns the ids of each page. It fails the test, naming the
+// listing with what, on an error or if paging does not end.
+func walkPages[T any](t *testing.T, what, token string, list func(token string) (store.Page[T], error), id func(T) string) [][]string {
+	t.Helper()
 	var pages [][]string
 	for range 1000 {
-		page, err := s.ListDatasets(context.Background(), opts)
+		page, err := list(token)
 		if err != nil {
-			t.Fatalf("ListDatasets(%+v): %v", opts, err)
+			t.Fatalf("%s: %v", what, err)
 		}
-		pages = append(pages, ids(page.Items))
+		ids := make([]string, len(page.Items))
+		for i, item := range page.Items {
+			ids[i] = id(item)
+		}
+		pages = append(pages, ids)
 		if page.NextPageToken == "" {
 			return pages
 		}
-		opts.PageToken = page.NextPageToken
+		token = page.NextPageToken
 	}
-	t.Fatalf("ListDatasets(%+v) did not end after 1000 pages", opts)
+	t.Fatalf("%s did not end after 1000 pages", what)
 	return nil
 }
 
