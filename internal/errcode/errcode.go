@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lakeplane/lakeplane/internal/fault"
+	"github.com/lakeplane/lakeplane/internal/objects"
 	"github.com/lakeplane/lakeplane/internal/store"
 )
 
@@ -31,7 +32,7 @@ func Status(err error) *status.Status {
 	}
 	code := codes.Internal
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, objects.ErrNotFound):
 		code = codes.NotFound
 	case errors.Is(err, store.ErrAlreadyExists):
 		code = codes.AlreadyExists

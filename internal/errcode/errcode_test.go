@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lakeplane/lakeplane/internal/fault"
+	"github.com/lakeplane/lakeplane/internal/objects"
 	"github.com/lakeplane/lakeplane/internal/store"
 )
 
@@ -23,6 +24,7 @@ func TestToStatus(t *testing.T) {
 		message string
 	}{
 		{"not found", fmt.Errorf("get dataset %q: %w", "a.b", store.ErrNotFound), codes.NotFound, `"a.b"`},
+		{"object not found", fmt.Errorf("source file:///x.csv: %w", objects.ErrNotFound), codes.NotFound, "x.csv"},
 		{"exists", fmt.Errorf("create: %w", store.ErrAlreadyExists), codes.AlreadyExists, "already exists"},
 		{"stale etag", fmt.Errorf("update: %w", store.ErrConflict), codes.Aborted, "etag"},
 		{"page token", store.ErrInvalidPageToken, codes.InvalidArgument, "page token"},
