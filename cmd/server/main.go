@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,12 +15,17 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/lakeplane/lakeplane/internal/auth"
 	"github.com/lakeplane/lakeplane/internal/config"
 	"github.com/lakeplane/lakeplane/internal/ingest"
+	"github.com/lakeplane/lakeplane/internal/job"
+	"github.com/lakeplane/lakeplane/internal/jobrun"
+	"github.com/lakeplane/lakeplane/internal/objects"
 	"github.com/lakeplane/lakeplane/internal/server"
 	"github.com/lakeplane/lakeplane/internal/store"
 	"github.com/lakeplane/lakeplane/internal/store/postgres"
 	"github.com/lakeplane/lakeplane/internal/store/sqlite"
+	"github.com/lakeplane/lakeplane/internal/tables"
 	"github.com/lakeplane/lakeplane/internal/telemetry"
 )
 
@@ -51,13 +57,15 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, getenv fu
 		return err
 	}
 	defer app.close()
-	return app.server.Serve(ctx)
+	return app.serve(ctx)
 }
 
 // app is the wired program: what start built and close releases.
 type app struct {
 	server    *server.Server
+	workers   *jobrun.Pool
 	store     store.Store
+	tables    *tables.Catalog
 	telemetry *telemetry.Telemetry
 	logger    *slog.Logger
 }
@@ -73,47 +81,134 @@ func start(ctx context.Context, cfg *config.Config, logger *slog.Logger, getenv 
 	if err != nil {
 		return nil, err
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, errors.Join(err, tel.Shutdown(context.Background()))
-	}
-	a := &app{store: st, telemetry: tel, logger: logger}
-
-	datasets := ingest.NewService(st, cfg.GradeLevels)
-	a.server, err = server.New(ctx, server.Options{
-		GRPCAddr:        cfg.GRPCAddr,
-		HTTPAddr:        cfg.HTTPAddr,
-		ShutdownTimeout: cfg.ShutdownTimeout,
-		Logger:          logger,
-		Authenticator:   authn,
-		Telemetry:       tel,
-		Ready:           st.Ping,
-	}, server.Services{
-		Ingest: ingest.NewHandler(datasets),
-	})
-	if err != nil {
+	a := &app{telemetry: tel, logger: logger}
+	if err := a.wire(ctx, cfg, authn, getenv); err != nil {
 		a.close()
 		return nil, err
 	}
 	return a, nil
 }
 
-func openStore(ctx context.Context, cfg *config.Config) (store.Store, error) {
+func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authenticator, getenv func(string) string) error {
+	st, db, dialect, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	a.store = st
+	if a.tables, err = tables.Open(ctx, db, dialect, cfg.WarehouseURI()); err != nil {
+		return err
+	}
+	sources, err := openSources(ctx, cfg, getenv)
+	if err != nil {
+		return err
+	}
+	rejectsDir := filepath.Join(cfg.DataDir, "rejects")
+	if err := os.MkdirAll(rejectsDir, 0o750); err != nil {
+		return fmt.Errorf("rejects dir: %w", err)
+	}
+	rejects, err := objects.NewFileStore([]string{rejectsDir})
+	if err != nil {
+		return err
+	}
+	absRejects, err := filepath.Abs(rejectsDir)
+	if err != nil {
+		return err
+	}
+
+	loader := &ingest.Loader{Datasets: st, Sources: sources, Rejects: rejects, RejectsDir: "file://" + filepath.ToSlash(absRejects), Tables: a.tables}
+	a.workers = jobrun.New(st, map[job.Kind]jobrun.Executor{job.Ingest: loader.Run}, jobrun.Options{Workers: cfg.Workers, Logger: a.logger})
+	datasets := ingest.NewService(ingest.Deps{
+		Datasets:    st,
+		Tables:      a.tables,
+		Jobs:        st,
+		Sources:     sources,
+		GradeLevels: cfg.GradeLevels,
+		JobQueued:   a.workers.Notify,
+	})
+	a.server, err = server.New(ctx, server.Options{
+		GRPCAddr:        cfg.GRPCAddr,
+		HTTPAddr:        cfg.HTTPAddr,
+		ShutdownTimeout: cfg.ShutdownTimeout,
+		Logger:          a.logger,
+		Authenticator:   authn,
+		Telemetry:       a.telemetry,
+		Ready:           st.Ping,
+	}, server.Services{
+		Ingest: ingest.NewHandler(datasets),
+	})
+	return err
+}
+
+// serve runs the workers and the server until ctx ends.
+func (a *app) serve(ctx context.Context) error {
+	workersDone := make(chan struct{})
+	go func() {
+		a.workers.Run(ctx)
+		close(workersDone)
+	}()
+	err := a.server.Serve(ctx)
+	<-workersDone
+	return err
+}
+
+// openStore opens the control-plane store and returns, beside it, the
+// database handle and dialect the Iceberg catalog shares.
+func openStore(ctx context.Context, cfg *config.Config) (store.Store, *sql.DB, string, error) {
 	switch cfg.Store {
 	case config.StorePostgres:
-		return postgres.Open(ctx, cfg.PostgresDSN)
+		st, err := postgres.Open(ctx, cfg.PostgresDSN)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return st, st.DB(), "postgres", nil
 	default:
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-			return nil, fmt.Errorf("data dir: %w", err)
+			return nil, nil, "", fmt.Errorf("data dir: %w", err)
 		}
-		return sqlite.Open(ctx, filepath.Join(cfg.DataDir, "lakeplane.db"))
+		st, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "lakeplane.db"))
+		if err != nil {
+			return nil, nil, "", err
+		}
+		return st, st.DB(), "sqlite", nil
 	}
 }
 
-// close releases the store and flushes telemetry; the server has stopped.
+// openSources returns the object access of ingest sources: file:// within
+// the allowed directories (created when they are the default), and s3://
+// when an endpoint or region is configured.
+func openSources(ctx context.Context, cfg *config.Config, getenv func(string) string) (*objects.Router, error) {
+	dirs := cfg.SourceDirs()
+	if cfg.AllowedSourceDirs == "" {
+		if err := os.MkdirAll(dirs[0], 0o750); err != nil {
+			return nil, fmt.Errorf("landing dir: %w", err)
+		}
+	}
+	files, err := objects.NewFileStore(dirs)
+	if err != nil {
+		return nil, err
+	}
+	stores := map[string]objects.Store{objects.SchemeFile: files}
+	if cfg.S3Endpoint != "" || cfg.S3Region != "" || getenv("AWS_REGION") != "" {
+		s3, err := objects.NewS3Store(ctx, objects.S3Options{Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, PathStyle: cfg.S3PathStyle})
+		if err != nil {
+			return nil, err
+		}
+		stores[objects.SchemeS3] = s3
+	}
+	return objects.NewRouter(stores)
+}
+
+// close releases what start opened; the server and workers have stopped.
 func (a *app) close() {
-	if err := a.store.Close(); err != nil {
-		a.logger.Error("closing the store", "error", err)
+	if a.tables != nil {
+		if err := a.tables.Close(); err != nil {
+			a.logger.Warn("closing the catalog", "error", err)
+		}
+	}
+	if a.store != nil {
+		if err := a.store.Close(); err != nil {
+			a.logger.Error("closing the store", "error", err)
+		}
 	}
 	if err := a.telemetry.Shutdown(context.Background()); err != nil {
 		a.logger.Warn("flushing telemetry", "error", err)

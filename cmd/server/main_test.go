@@ -31,10 +31,11 @@ import (
 
 // running is a server started in-process on free loopback ports.
 type running struct {
-	app     *app
-	conn    *grpc.ClientConn
-	baseURL string
-	stop    func() error
+	app        *app
+	landingDir string
+	conn       *grpc.ClientConn
+	baseURL    string
+	stop       func() error
 }
 
 func startServer(t *testing.T, args ...string) *running {
@@ -57,13 +58,13 @@ func startServer(t *testing.T, args ...string) *running {
 	served := make(chan error, 1)
 	go func() {
 		defer a.close()
-		served <- a.server.Serve(ctx)
+		served <- a.serve(ctx)
 	}()
 	conn, err := grpc.NewClient(a.server.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
-	r := &running{app: a, conn: conn, baseURL: "http://" + a.server.HTTPAddr()}
+	r := &running{app: a, conn: conn, baseURL: "http://" + a.server.HTTPAddr(), landingDir: cfg.SourceDirs()[0]}
 	var stopped bool
 	r.stop = func() error {
 		if stopped {

@@ -7,8 +7,8 @@ import (
 	"github.com/lakeplane/lakeplane/internal/fault"
 )
 
-// Handler serves IngestService over gRPC. The job RPCs answer UNIMPLEMENTED
-// until the ingest engine lands.
+// Handler serves IngestService over gRPC. OptimizeDataset, ExpireSnapshots,
+// SeparateRecords and EraseSubjects answer UNIMPLEMENTED until their issue lands.
 type Handler struct {
 	lakeplanev1.UnimplementedIngestServiceServer
 	svc *Service
@@ -37,7 +37,13 @@ func (h *Handler) GetDataset(ctx context.Context, req *lakeplanev1.GetDatasetReq
 	if err != nil {
 		return nil, err
 	}
-	return &lakeplanev1.GetDatasetResponse{Dataset: datasetToProto(d)}, nil
+	stats, err := h.svc.TableStats(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	p := datasetToProto(d)
+	p.CurrentSnapshotId, p.RowCount, p.FileCount, p.SizeBytes = stats.CurrentSnapshotID, stats.RowCount, stats.FileCount, stats.SizeBytes
+	return &lakeplanev1.GetDatasetResponse{Dataset: p}, nil
 }
 
 // ListDatasets implements lakeplanev1.IngestServiceServer.

@@ -10,9 +10,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/apache/arrow-go/v18/arrow"
+
 	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/fault"
 	"github.com/lakeplane/lakeplane/internal/store"
+	"github.com/lakeplane/lakeplane/internal/tables"
 )
 
 // DatasetStore is what the service needs of the control-plane store.
@@ -24,18 +27,48 @@ type DatasetStore interface {
 	DeleteDataset(ctx context.Context, id, etag string) error
 }
 
-// Service manages datasets.
+// Service manages datasets and their jobs.
 type Service struct {
 	store       DatasetStore
+	tables      Tables
+	jobs        JobStore
+	sources     ObjectReader
 	gradeLevels int
+	jobQueued   func()
 }
 
-// NewService returns a Service over a store; grades range over 1..gradeLevels.
-func NewService(s DatasetStore, gradeLevels int) *Service {
-	return &Service{store: s, gradeLevels: gradeLevels}
+// Deps are what a Service works with.
+type Deps struct {
+	Datasets DatasetStore
+	// Tables keeps the Iceberg table behind each dataset.
+	Tables Tables
+	Jobs   JobStore
+	// Sources reads the objects loads come from.
+	Sources ObjectReader
+	// GradeLevels is the size of the grade scale: grades are 1..GradeLevels.
+	GradeLevels int
+	// JobQueued, when set, is called after a job is queued (to wake a worker).
+	JobQueued func()
 }
 
-// CreateDataset validates and stores a new dataset.
+// NewService returns a Service.
+func NewService(d Deps) *Service {
+	return &Service{store: d.Datasets, tables: d.Tables, jobs: d.Jobs, sources: d.Sources, gradeLevels: d.GradeLevels, jobQueued: d.JobQueued}
+}
+
+// Tables keeps the Iceberg tables of datasets.
+type Tables interface {
+	Create(ctx context.Context, d *dataset.Dataset) error
+	Evolve(ctx context.Context, d *dataset.Dataset) error
+	Drop(ctx context.Context, id string, purge bool) error
+	Stats(ctx context.Context, id string) (tables.Stats, error)
+	Snapshots(ctx context.Context, id string) ([]tables.Snapshot, error)
+	Preview(ctx context.Context, id string, limit int) (arrow.RecordBatch, error)
+}
+
+// CreateDataset validates and stores a new dataset and creates its table.
+// The stored record claims the id first; if the table cannot be made, the
+// record is removed again.
 func (s *Service) CreateDataset(ctx context.Context, d *dataset.Dataset) (*dataset.Dataset, error) {
 	if err := dataset.Validate(d, s.gradeLevels); err != nil {
 		return nil, err
@@ -44,7 +77,55 @@ func (s *Service) CreateDataset(ctx context.Context, d *dataset.Dataset) (*datas
 	if err != nil {
 		return nil, fmt.Errorf("create dataset %q: %w", d.ID, err)
 	}
+	if err := s.tables.Create(ctx, created); err != nil {
+		if derr := s.store.DeleteDataset(context.WithoutCancel(ctx), created.ID, created.Etag); derr != nil {
+			err = errors.Join(err, fmt.Errorf("and removing its record again: %w", derr))
+		}
+		return nil, fmt.Errorf("create table of dataset %q: %w", d.ID, err)
+	}
 	return created, nil
+}
+
+// TableStats returns the current snapshot's figures of a dataset's table.
+func (s *Service) TableStats(ctx context.Context, id string) (tables.Stats, error) {
+	st, err := s.tables.Stats(ctx, id)
+	if err != nil {
+		return st, fmt.Errorf("table of dataset %q: %w", id, err)
+	}
+	return st, nil
+}
+
+// Snapshots lists the snapshots of a dataset's table, newest first.
+func (s *Service) Snapshots(ctx context.Context, id string) ([]tables.Snapshot, error) {
+	if _, err := s.GetDataset(ctx, id); err != nil {
+		return nil, err
+	}
+	snaps, err := s.tables.Snapshots(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("snapshots of dataset %q: %w", id, err)
+	}
+	return snaps, nil
+}
+
+// Preview reads the first rows of a dataset's table.
+func (s *Service) Preview(ctx context.Context, id string, limit int) (*dataset.Dataset, arrow.RecordBatch, error) {
+	switch {
+	case limit < 0:
+		return nil, nil, fault.Invalid("limit", "must not be negative")
+	case limit == 0:
+		limit = 20
+	case limit > 1000:
+		return nil, nil, fault.Invalid("limit", "%d is more than 1000 rows", limit)
+	}
+	d, err := s.GetDataset(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := s.tables.Preview(ctx, id, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("preview dataset %q: %w", id, err)
+	}
+	return d, rec, nil
 }
 
 // GetDataset returns a dataset.
@@ -115,6 +196,17 @@ func (s *Service) UpdateDataset(ctx context.Context, next *dataset.Dataset, path
 	if err != nil {
 		return nil, fmt.Errorf("update dataset %q: %w", next.ID, err)
 	}
+	if slices.EqualFunc(current.Columns, updated.Columns, sameStorage) {
+		return updated, nil
+	}
+	if err := s.tables.Evolve(ctx, updated); err != nil {
+		// Put the record back as it was, so that it keeps describing the table.
+		current.Etag = updated.Etag
+		if _, rerr := s.store.UpdateDataset(context.WithoutCancel(ctx), current); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("and restoring its record: %w", rerr))
+		}
+		return nil, fmt.Errorf("evolve table of dataset %q: %w", next.ID, err)
+	}
 	return updated, nil
 }
 
@@ -158,15 +250,26 @@ func applyPath(dst, src *dataset.Dataset, path string) error {
 	return nil
 }
 
-// DeleteDataset removes a dataset; a non-empty etag must be current.
+// sameStorage reports whether two columns are stored alike in the table
+// (grades, PII flags and descriptions are not the table's business).
+func sameStorage(a, b dataset.Column) bool {
+	return a.Name == b.Name && a.Type == b.Type && a.Precision == b.Precision && a.Scale == b.Scale && a.Nullable == b.Nullable
+}
+
+// DeleteDataset drops a dataset's table (with purge, its files too) and
+// removes the dataset; a non-empty etag must be current.
 func (s *Service) DeleteDataset(ctx context.Context, id, etag string, purge bool) error {
-	if err := dataset.ValidateID(id); err != nil {
-		return fault.Invalid("id", "%v", err)
+	d, err := s.GetDataset(ctx, id)
+	if err != nil {
+		return err
 	}
-	// The dataset has no table files until ingest lands, so purge has
-	// nothing more to remove yet.
-	_ = purge
-	if err := s.store.DeleteDataset(ctx, id, etag); err != nil {
+	if etag != "" && etag != d.Etag {
+		return fmt.Errorf("delete dataset %q: etag %q is stale: %w", id, etag, store.ErrConflict)
+	}
+	if err := s.tables.Drop(ctx, id, purge); err != nil && !errors.Is(err, tables.ErrNotFound) {
+		return fmt.Errorf("drop table of dataset %q: %w", id, err)
+	}
+	if err := s.store.DeleteDataset(ctx, id, d.Etag); err != nil {
 		return fmt.Errorf("delete dataset %q: %w", id, err)
 	}
 	return nil

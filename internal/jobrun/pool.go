@@ -169,6 +169,9 @@ func (p *Pool) run(ctx context.Context, owner string, j *job.Job) {
 	wg.Wait()
 
 	cause := context.Cause(jobCtx)
+	if ctx.Err() == nil && !errors.Is(cause, errLeaseLost) {
+		p.flush(owner, j.ID, progress)
+	}
 	switch {
 	case err == nil:
 		p.finish(log, j, owner, job.Succeeded, outcome, nil)
@@ -214,6 +217,16 @@ func (p *Pool) keepAlive(ctx context.Context, cancel context.CancelCauseFunc, ow
 				p.opts.Logger.Warn("renewing job lease", "job", id, "error", err)
 			}
 		}
+	}
+}
+
+// flush writes the job's last progress, so that a finished job shows all it did.
+func (p *Pool) flush(owner, id string, progress *Progress) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	phase, prog := progress.Snapshot()
+	if _, err := p.store.UpdateJobProgress(ctx, id, owner, phase, prog); err != nil {
+		p.opts.Logger.Warn("writing final job progress", "job", id, "error", err)
 	}
 }
 

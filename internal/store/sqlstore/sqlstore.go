@@ -80,6 +80,10 @@ func Open(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (*Store, error
 	return s, nil
 }
 
+// DB is the store's database handle, for the components that keep their own
+// tables in the same database (the Iceberg SQL catalog).
+func (s *Store) DB() *sql.DB { return s.db }
+
 // Ping checks that the database can be reached.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/text/encoding/korean"
+	"google.golang.org/grpc/codes"
+
+	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
+)
+
+// landing writes a source object into the server's landing directory and
+// returns its file:// URI.
+func (r *running) landing(t *testing.T, name string, content []byte) string {
+	t.Helper()
+	path := filepath.Join(r.landingDir, name)
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return "file://" + path
+}
+
+// watch follows a job over gRPC until it ends and returns its last state.
+func (r *running) watch(t *testing.T, id string) *lakeplanev1.Job {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stream, err := lakeplanev1.NewIngestServiceClient(r.conn).WatchJob(ctx, &lakeplanev1.WatchJobRequest{Id: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *lakeplanev1.Job
+	for {
+		msg, err := stream.Recv()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("watch %s: %v (last %v)", id, err, last)
+		}
+		last = msg.GetJob()
+	}
+	if last == nil {
+		t.Fatalf("watch %s sent nothing", id)
+	}
+	return last
+}
+
+func customersDataset() map[string]any {
+	return map[string]any{
+		"id": "insure.customers",
+		"columns": []map[string]any{
+			{"name": "customer_id", "type": "INT64"},
+			{"name": "name", "type": "STRING"},
+			{"name": "premium", "type": "DECIMAL", "precision": 18, "scale": 2},
+			{"name": "joined", "type": "DATE"},
+			{"name": "note", "type": "STRING"},
+		},
+		"primaryKey": []string{"customer_id"},
+	}
+}
+
+// customersCSV makes rows first..last (inclusive); premium encodes the row
+// and a version, so that an upsert's winner can be told apart.
+func customersCSV(first, last int, version int) string {
+	var b strings.Builder
+	b.WriteString("customer_id,name,premium,joined,note\n")
+	for i := first; i <= last; i++ {
+		fmt.Fprintf(&b, "%d,홍길동%d,%d.%02d,2024-01-%02d,\"line one, with comma\nline two\"\n", i, i, i*10+version, i%100, i%28+1)
+	}
+	return b.String()
+}
+
+func (r *running) ingest(t *testing.T, body map[string]any) (*lakeplanev1.Job, int, restError) {
+	t.Helper()
+	var out map[string]any
+	code := r.do(t, "POST", "/v1/datasets/insure.customers:ingest", "", body, &out)
+	if code != 200 {
+		return nil, code, restError{Code: int(out["code"].(float64)), Message: fmt.Sprint(out["message"])}
+	}
+	return r.watch(t, out["id"].(string)), code, restError{}
+}
+
+func TestIngestEndToEnd(t *testing.T) {
+	r := startServer(t)
+	ctx := context.Background()
+	ingest := lakeplanev1.NewIngestServiceClient(r.conn)
+	if code := r.do(t, "POST", "/v1/datasets", "", customersDataset(), nil); code != 200 {
+		t.Fatalf("create: %d", code)
+	}
+
+	// CP949 with quoted newlines, appended.
+	encoded, err := korean.EUCKR.NewEncoder().String(customersCSV(1, 1000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := r.landing(t, "customers.csv", []byte(encoded))
+	j, code, e := r.ingest(t, map[string]any{"sourceUri": uri, "format": map[string]any{"encoding": "CP949"}, "requestId": "load-1"})
+	if code != 200 || j.GetState() != lakeplanev1.JobState_SUCCEEDED {
+		t.Fatalf("ingest: %d %+v %v", code, e, j)
+	}
+	if j.GetProgress().GetRowsWritten() != 1000 || j.GetSnapshotId() == 0 || j.GetProgress().GetBytesRead() != int64(len(encoded)) {
+		t.Fatalf("finished job: %v", j)
+	}
+	got, err := ingest.GetDataset(ctx, &lakeplanev1.GetDatasetRequest{Id: "insure.customers"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := got.GetDataset(); d.GetRowCount() != 1000 || d.GetCurrentSnapshotId() != j.GetSnapshotId() || d.GetFileCount() < 1 || d.GetSizeBytes() <= 0 {
+		t.Fatalf("dataset after load: rows %d snapshot %d files %d size %d", d.GetRowCount(), d.GetCurrentSnapshotId(), d.GetFileCount(), d.GetSizeBytes())
+	}
+	var preview struct {
+		Columns []string    `json:"columns"`
+		Rows    [][]*string `json:"rows"`
+	}
+	r.do(t, "GET", "/v1/datasets/insure.customers/rows?limit=3", "", nil, &preview)
+	if len(preview.Rows) != 3 || strings.Join(preview.Columns, ",") != "customer_id,name,premium,joined,note" {
+		t.Fatalf("preview: %+v", preview)
+	}
+	if row := preview.Rows[0]; *row[0] != "1" || *row[1] != "홍길동1" || *row[2] != "10.01" || *row[3] != "2024-01-02" || *row[4] != "line one, with comma\nline two" {
+		t.Fatalf("first row: %q %q %q %q %q", *row[0], *row[1], *row[2], *row[3], *row[4])
+	}
+
+	// The same request id: the same job, no second load.
+	var again map[string]any
+	r.do(t, "POST", "/v1/datasets/insure.customers:ingest", "", map[string]any{"sourceUri": uri, "format": map[string]any{"encoding": "CP949"}, "requestId": "load-1"}, &again)
+	if again["id"] != j.GetId() {
+		t.Fatalf("retried request got job %v, want %s", again["id"], j.GetId())
+	}
+	// The same object appended again without force is refused.
+	if _, code, e := r.ingest(t, map[string]any{"sourceUri": uri, "format": map[string]any{"encoding": "CP949"}}); code != 400 || e.Code != int(codes.FailedPrecondition) {
+		t.Fatalf("second append of one object: %d %+v", code, e)
+	}
+
+	// A bad value fails the load with its line and column; the table is untouched.
+	bad := customersCSV(2001, 2010, 0)
+	bad = strings.Replace(bad, "20050.05", "2005O.05", 1) // a letter O in row 2005
+	badURI := r.landing(t, "bad.csv", []byte(bad))
+	j, code, e = r.ingest(t, map[string]any{"sourceUri": badURI})
+	if code != 200 || j.GetState() != lakeplanev1.JobState_FAILED || j.GetError().GetCode() != "INVALID_ARGUMENT" || j.GetError().GetColumn() != "premium" || j.GetError().GetRow() != 2+4*2 {
+		t.Fatalf("bad load: %d %v %v", code, j, e)
+	}
+	after, _ := ingest.GetDataset(ctx, &lakeplanev1.GetDatasetRequest{Id: "insure.customers"})
+	if after.GetDataset().GetCurrentSnapshotId() != got.GetDataset().GetCurrentSnapshotId() || after.GetDataset().GetRowCount() != 1000 {
+		t.Fatalf("a failed load changed the table: %v", after.GetDataset())
+	}
+
+	// UPSERT of rows 501..1500: 500 replaced, 500 new.
+	upURI := r.landing(t, "upsert.csv", []byte(customersCSV(501, 1500, 1)))
+	j, code, e = r.ingest(t, map[string]any{"sourceUri": upURI, "mode": "UPSERT"})
+	if code != 200 || j.GetState() != lakeplanev1.JobState_SUCCEEDED {
+		t.Fatalf("upsert: %d %+v %v", code, e, j)
+	}
+	after, _ = ingest.GetDataset(ctx, &lakeplanev1.GetDatasetRequest{Id: "insure.customers"})
+	if after.GetDataset().GetRowCount() != 1500 {
+		t.Fatalf("rows after upsert: %d, want 1500", after.GetDataset().GetRowCount())
+	}
+	var all struct {
+		Rows [][]*string `json:"rows"`
+	}
+	r.do(t, "GET", "/v1/datasets/insure.customers/rows?limit=1000", "", nil, &all)
+	checked := 0
+	for _, row := range all.Rows {
+		var id, premium int
+		fmt.Sscan(*row[0], &id)
+		fmt.Sscanf(*row[2], "%d.", &premium)
+		if id >= 501 && id <= 1000 {
+			checked++
+			if premium != id*10+1 {
+				t.Fatalf("row %d kept premium %s after the upsert replaced it", id, *row[2])
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("the preview showed none of the replaced rows")
+	}
+	snaps, err := ingest.ListSnapshots(ctx, &lakeplanev1.ListSnapshotsRequest{Id: "insure.customers"})
+	if err != nil || len(snaps.GetSnapshots()) < 2 || snaps.GetSnapshots()[0].GetJobId() != j.GetId() {
+		t.Fatalf("snapshots: %v %v", snaps, err)
+	}
+}

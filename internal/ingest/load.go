@@ -1,0 +1,256 @@
+package ingest
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+
+	"github.com/lakeplane/lakeplane/internal/csvstream"
+	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/fault"
+	"github.com/lakeplane/lakeplane/internal/job"
+	"github.com/lakeplane/lakeplane/internal/jobrun"
+	"github.com/lakeplane/lakeplane/internal/objects"
+	"github.com/lakeplane/lakeplane/internal/tables"
+)
+
+// Phases of a load.
+const (
+	PhaseValidating = "VALIDATING"
+	PhaseLoading    = "LOADING"
+	PhaseCommitting = "COMMITTING"
+)
+
+// ObjectReader reads source objects.
+type ObjectReader interface {
+	Head(ctx context.Context, uri string) (objects.Info, error)
+	Get(ctx context.Context, uri string, r *objects.Range) (io.ReadCloser, objects.Info, error)
+}
+
+// ObjectWriter writes the rejects objects of loads.
+type ObjectWriter interface {
+	Put(ctx context.Context, uri string, body io.Reader) (objects.Info, error)
+}
+
+// TableWriter commits record streams into dataset tables.
+type TableWriter interface {
+	Write(ctx context.Context, id string, mode tables.WriteMode, records array.RecordReader, props map[string]string) (int64, error)
+}
+
+// Loader runs INGEST jobs.
+type Loader struct {
+	Datasets   DatasetStore
+	Sources    ObjectReader
+	Rejects    ObjectWriter
+	RejectsDir string // URI prefix under which rejects objects are written
+	Tables     TableWriter
+}
+
+// Run is the jobrun.Executor of INGEST jobs: decode the source object as it
+// streams, write it into the table in one commit, or leave the table as it
+// was.
+func (l *Loader) Run(ctx context.Context, j *job.Job, progress *jobrun.Progress) (jobrun.Outcome, error) {
+	var spec IngestSpec
+	if err := json.Unmarshal(j.Spec, &spec); err != nil {
+		return jobrun.Outcome{}, fmt.Errorf("job %s: unreadable spec: %w", j.ID, err)
+	}
+	progress.SetPhase(PhaseValidating)
+	d, err := l.Datasets.GetDataset(ctx, j.Dataset)
+	if err != nil {
+		return jobrun.Outcome{}, fmt.Errorf("dataset %s: %w", j.Dataset, err)
+	}
+	body, info, err := l.Sources.Get(ctx, spec.SourceURI, nil)
+	if err != nil {
+		return jobrun.Outcome{}, fmt.Errorf("source %s: %w", spec.SourceURI, err)
+	}
+	defer body.Close()
+	if spec.ObjectETag != "" && (info.ETag != spec.ObjectETag || info.Size != spec.ObjectSize) {
+		return jobrun.Outcome{}, fault.Precondition("source %s changed since the load was queued (etag %s, %d bytes; now %s, %d bytes)",
+			spec.SourceURI, spec.ObjectETag, spec.ObjectSize, info.ETag, info.Size)
+	}
+	progress.Update(func(p *job.Progress) { p.BytesTotal = info.Size })
+
+	rejects := newRejectSink(ctx, l.Rejects, fmt.Sprintf("%s/%s/%s.csv", l.RejectsDir, d.ID, j.ID), spec.MaxBadRows)
+	dec, err := csvstream.NewDecoder(body, decoderColumns(d), decoderFormat(spec.Format),
+		csvstream.Options{OnBadRow: rejects.onBadRow})
+	if err != nil {
+		rejects.abort(err)
+		return jobrun.Outcome{}, err
+	}
+	progress.SetPhase(PhaseLoading)
+	records := &decodedRecords{ctx: ctx, dec: dec, schema: tables.ArrowSchema(d), onEOF: func() { progress.SetPhase(PhaseCommitting) },
+		report: func(s csvstream.Stats, written int64) {
+			progress.Update(func(p *job.Progress) {
+				p.BytesRead, p.RowsRead, p.RowsRejected, p.RowsWritten = s.BytesRead, s.RowsRead, s.RowsRejected, written
+			})
+		}}
+	records.refs.Store(1)
+	defer records.Release()
+	mode := map[Mode]tables.WriteMode{ModeAppend: tables.Append, ModeOverwrite: tables.Overwrite, ModeUpsert: tables.Upsert}[spec.Mode]
+	snapshot, err := l.Tables.Write(ctx, d.ID, mode, records, map[string]string{"lakeplane.job-id": j.ID})
+	if err == nil {
+		err = records.err
+	}
+	if err != nil {
+		rejects.abort(err)
+		return jobrun.Outcome{}, err
+	}
+	if err := rejects.close(); err != nil {
+		return jobrun.Outcome{}, err
+	}
+	return jobrun.Outcome{SnapshotID: snapshot}, nil
+}
+
+func decoderColumns(d *dataset.Dataset) []csvstream.Column {
+	schema := tablesSchema(d)
+	cols := make([]csvstream.Column, len(d.Columns))
+	for i, c := range d.Columns {
+		cols[i] = csvstream.Column{Name: c.Name, Type: schema.Field(i).Type, Nullable: c.Nullable, PII: c.PII || c.Name == d.SubjectKey}
+	}
+	return cols
+}
+
+func tablesSchema(d *dataset.Dataset) *arrow.Schema { return tables.ArrowSchema(d) }
+
+func decoderFormat(f Format) csvstream.Format {
+	out := csvstream.Format{
+		Header:          f.Header,
+		NullValues:      f.NullValues,
+		DateFormat:      f.DateFormat,
+		TimestampFormat: f.TimestampFormat,
+	}
+	if f.Delimiter != "" {
+		out.Delimiter = []rune(f.Delimiter)[0]
+	}
+	if f.Quote != "" {
+		out.Quote = []rune(f.Quote)[0]
+	}
+	out.Encoding, _ = csvstream.EncodingFromName(f.Encoding) // validated when queued
+	return out
+}
+
+// decodedRecords adapts the decoder to the record reader a table write
+// consumes. A decode error ends the stream and is kept in err, so the write
+// sees an error and commits nothing.
+type decodedRecords struct {
+	ctx     context.Context
+	dec     *csvstream.Decoder
+	schema  *arrow.Schema
+	cur     arrow.RecordBatch
+	err     error
+	written int64
+	refs    atomic.Int64
+	onEOF   func()
+	report  func(csvstream.Stats, int64)
+}
+
+func (r *decodedRecords) Schema() *arrow.Schema { return r.schema }
+
+func (r *decodedRecords) Next() bool {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	if r.err != nil {
+		return false
+	}
+	rec, err := r.dec.Next(r.ctx)
+	if errors.Is(err, io.EOF) {
+		r.report(r.dec.Stats(), r.written)
+		r.onEOF()
+		return false
+	}
+	if err != nil {
+		r.err = err
+		return false
+	}
+	r.cur = rec
+	r.written += rec.NumRows()
+	r.report(r.dec.Stats(), r.written)
+	return true
+}
+
+func (r *decodedRecords) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *decodedRecords) Record() arrow.RecordBatch      { return r.cur }
+func (r *decodedRecords) Err() error                     { return r.err }
+func (r *decodedRecords) Retain()                        { r.refs.Add(1) }
+func (r *decodedRecords) Release() {
+	if r.refs.Add(-1) == 0 && r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+}
+
+// rejectSink writes bad rows, up to a limit, to a rejects object (CSV of
+// line, column, reason and the raw fields), streamed as they come.
+type rejectSink struct {
+	limit  int64
+	count  int64
+	pw     *io.PipeWriter
+	w      *csv.Writer
+	done   chan error
+	open   func()
+}
+
+func newRejectSink(ctx context.Context, store ObjectWriter, uri string, limit int64) *rejectSink {
+	s := &rejectSink{limit: limit, done: make(chan error, 1)}
+	s.open = func() {
+		pr, pw := io.Pipe()
+		s.pw, s.w = pw, csv.NewWriter(pw)
+		go func() {
+			_, err := store.Put(ctx, uri, pr)
+			pr.CloseWithError(err)
+			s.done <- err
+		}()
+		_ = s.w.Write([]string{"line", "column", "reason", "fields"})
+	}
+	return s
+}
+
+func (s *rejectSink) onBadRow(e *csvstream.RowError) error {
+	s.count++
+	if s.count > s.limit {
+		if s.limit == 0 {
+			return e
+		}
+		return fmt.Errorf("more than maxBadRows (%d) bad rows; the last: %w", s.limit, e)
+	}
+	if s.w == nil {
+		s.open()
+	}
+	raw, _ := json.Marshal(e.Raw)
+	return s.w.Write([]string{strconv.FormatInt(e.Line, 10), e.Column, e.Reason, string(raw)})
+}
+
+func (s *rejectSink) close() error {
+	if s.w == nil {
+		return nil
+	}
+	s.w.Flush()
+	if err := s.w.Error(); err != nil {
+		s.pw.CloseWithError(err)
+		<-s.done
+		return fmt.Errorf("write rejects: %w", err)
+	}
+	s.pw.Close()
+	if err := <-s.done; err != nil {
+		return fmt.Errorf("write rejects: %w", err)
+	}
+	return nil
+}
+
+func (s *rejectSink) abort(cause error) {
+	if s.w == nil {
+		return
+	}
+	s.pw.CloseWithError(cause)
+	<-s.done
+}

@@ -1,0 +1,280 @@
+package tables
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/iceberg-go"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/lakeplane/lakeplane/internal/fault"
+)
+
+// iceberg-go v0.7.0 has no MERGE. An upsert is built here from parts it
+// does have, copy-on-write and without delete files:
+//
+//  1. the input is streamed into new data files (table.WriteRecords) while
+//     its keys are collected in a keySet;
+//  2. a key seen twice fails the write with ErrDuplicateKey;
+//  3. each live data file whose key bounds can hold an incoming key is read
+//     for its key columns only; if it does hold one, it is read whole and
+//     written again without the replaced rows;
+//  4. one overwrite snapshot (Transaction.ReplaceDataFilesWithDataFiles)
+//     removes the rewritten files and adds their rewrites and the new
+//     files.
+//
+// When another writer commits first, steps 3-4 are redone on the new
+// snapshot: rewrites of files that are still live are kept, rewrites of
+// files that are gone are dropped (their rows were removed by the other
+// writer and must not come back), and new files are examined.
+
+// upsert is Write in Upsert mode.
+func (w *writer) upsert(ctx context.Context, tbl *table.Table, records array.RecordReader) (int64, error) {
+	cols, err := primaryKey(tbl.Schema())
+	if err != nil {
+		return 0, err
+	}
+	keys := newKeySet(cols)
+	files, err := w.writeFiles(ctx, tbl, records.Schema(), recordBatches(ctx, records, keys.add))
+	if err != nil {
+		return 0, err
+	}
+	if dup, found := keys.seal(); found {
+		return 0, w.duplicateKey(ctx, tbl, files, keys, dup)
+	}
+	u := &upsertPlan{w: w, keys: keys, newFiles: files, examined: map[string]bool{}, rewrites: map[string][]iceberg.DataFile{}}
+	return w.commit(ctx, tbl, u.build)
+}
+
+// primaryKey returns the identifier fields of a table's schema.
+func primaryKey(sc *iceberg.Schema) ([]keyColumn, error) {
+	ids := sc.IdentifierFieldIDs
+	if len(ids) == 0 {
+		return nil, fault.Precondition("the table has no primary key; an upsert needs one")
+	}
+	cols := make([]keyColumn, len(ids))
+	for i, id := range ids {
+		f, ok := sc.FindFieldByID(id)
+		if !ok {
+			return nil, fmt.Errorf("primary key field %d is not in the schema", id)
+		}
+		cols[i] = keyColumn{name: f.Name, id: f.ID, typ: f.Type}
+	}
+	return cols, nil
+}
+
+// upsertPlan is what an upsert keeps across commit attempts.
+type upsertPlan struct {
+	w        *writer
+	keys     *keySet
+	newFiles []iceberg.DataFile
+	// examined holds the paths of the data files already looked at.
+	examined map[string]bool
+	// rewrites maps a data file that holds incoming keys to the files that
+	// replace it (none when every row of it is replaced).
+	rewrites map[string][]iceberg.DataFile
+}
+
+// build stages the upsert on tbl's current snapshot.
+func (u *upsertPlan) build(ctx context.Context, tbl *table.Table, tx *table.Transaction) error {
+	if u.keys.len() == 0 {
+		return errNoChange
+	}
+	live, err := liveDataFiles(ctx, tbl)
+	if err != nil {
+		return err
+	}
+	isLive := make(map[string]bool, len(live))
+	for _, df := range live {
+		isLive[df.FilePath()] = true
+	}
+	for src, outs := range u.rewrites {
+		if !isLive[src] {
+			u.w.forget(ctx, tbl, outs)
+			delete(u.rewrites, src)
+		}
+	}
+	for _, df := range live {
+		if u.examined[df.FilePath()] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		outs, replaced, err := u.rewrite(ctx, tbl, df)
+		if err != nil {
+			return fmt.Errorf("rewrite %s: %w", df.FilePath(), err)
+		}
+		u.examined[df.FilePath()] = true
+		if replaced {
+			u.rewrites[df.FilePath()] = outs
+		}
+	}
+	var del []iceberg.DataFile
+	add := append([]iceberg.DataFile(nil), u.newFiles...)
+	for _, df := range live {
+		if outs, ok := u.rewrites[df.FilePath()]; ok {
+			del = append(del, df)
+			add = append(add, outs...)
+		}
+	}
+	return tx.ReplaceDataFilesWithDataFiles(ctx, del, add, u.w.props, table.WithoutDuplicateCheck())
+}
+
+// rewrite writes df again without the rows whose key is an incoming key.
+// replaced is false (and nothing is written) when df holds none of them.
+func (u *upsertPlan) rewrite(ctx context.Context, tbl *table.Table, df iceberg.DataFile) (outs []iceberg.DataFile, replaced bool, err error) {
+	if !u.keys.mayHoldKeys(df.LowerBoundValues(), df.UpperBoundValues()) {
+		return nil, false, nil
+	}
+	task := []table.FileScanTask{{File: df, Start: 0, Length: df.FileSizeBytes()}}
+	names := make([]string, len(u.keys.cols))
+	for i, c := range u.keys.cols {
+		names[i] = c.name
+	}
+	// Pass 1: the key columns only, to learn whether df holds a key.
+	_, recs, err := tbl.Scan(table.WithSelectedFields(names...)).ReadTasks(ctx, task)
+	if err != nil {
+		return nil, false, err
+	}
+	for rec, err := range recs {
+		if err != nil {
+			return nil, false, err
+		}
+		replaced, err = u.holdsKey(rec)
+		rec.Release()
+		if err != nil {
+			return nil, false, err
+		}
+		if replaced {
+			break
+		}
+	}
+	if !replaced {
+		return nil, false, nil
+	}
+	// Pass 2: every column, less the replaced rows, into new files.
+	schema, recs, err := tbl.Scan().ReadTasks(ctx, task)
+	if err != nil {
+		return nil, false, err
+	}
+	outs, err = u.w.writeFiles(ctx, tbl, schema, u.keep(ctx, recs))
+	return outs, true, err
+}
+
+// holdsKey reports whether a batch holds one of the incoming keys.
+func (u *upsertPlan) holdsKey(rec arrow.RecordBatch) (bool, error) {
+	arrs, err := keyArrays(rec, u.keys.cols)
+	if err != nil {
+		return false, err
+	}
+	for row := 0; row < int(rec.NumRows()); row++ {
+		h, err := u.keys.hasher.hash(arrs, row)
+		if err != nil {
+			return false, err
+		}
+		if u.keys.contains(h) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// keep filters out of recs the rows whose key is an incoming key.
+func (u *upsertPlan) keep(ctx context.Context, recs iter.Seq2[arrow.RecordBatch, error]) iter.Seq2[arrow.RecordBatch, error] {
+	return func(yield func(arrow.RecordBatch, error) bool) {
+		for rec, err := range recs {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			kept, err := u.filter(ctx, rec)
+			rec.Release()
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if kept.NumRows() == 0 {
+				kept.Release()
+				continue
+			}
+			if !yield(kept, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (u *upsertPlan) filter(ctx context.Context, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	arrs, err := keyArrays(rec, u.keys.cols)
+	if err != nil {
+		return nil, err
+	}
+	mask := array.NewBooleanBuilder(memory.DefaultAllocator)
+	defer mask.Release()
+	mask.Reserve(int(rec.NumRows()))
+	for row := 0; row < int(rec.NumRows()); row++ {
+		h, err := u.keys.hasher.hash(arrs, row)
+		if err != nil {
+			return nil, err
+		}
+		mask.UnsafeAppend(!u.keys.contains(h))
+	}
+	m := mask.NewBooleanArray()
+	defer m.Release()
+	return compute.FilterRecordBatch(ctx, rec, m, compute.DefaultFilterOptions())
+}
+
+// forget removes rewrites that will not be committed.
+func (w *writer) forget(ctx context.Context, tbl *table.Table, files []iceberg.DataFile) {
+	w.remove(ctx, tbl, func(yield func(string) bool) {
+		for _, df := range files {
+			delete(w.written, df.FilePath())
+			if !yield(df.FilePath()) {
+				return
+			}
+		}
+	})
+}
+
+// duplicateKey builds the error of an input that holds a key twice, naming
+// the key: the key set keeps hashes only, so the new files' key columns are
+// read back to find it.
+func (w *writer) duplicateKey(ctx context.Context, tbl *table.Table, files []iceberg.DataFile, keys *keySet, dup keyHash) error {
+	names := make([]string, len(keys.cols))
+	for i, c := range keys.cols {
+		names[i] = c.name
+	}
+	key := "one key"
+	tasks := make([]table.FileScanTask, len(files))
+	for i, df := range files {
+		tasks[i] = table.FileScanTask{File: df, Start: 0, Length: df.FileSizeBytes()}
+	}
+	if _, recs, err := tbl.Scan(table.WithSelectedFields(names...)).ReadTasks(ctx, tasks); err == nil {
+	scan:
+		for rec, err := range recs {
+			if err != nil {
+				break
+			}
+			arrs, err := keyArrays(rec, keys.cols)
+			for row := 0; err == nil && row < int(rec.NumRows()); row++ {
+				if h, herr := keys.hasher.hash(arrs, row); herr == nil && h == dup {
+					key = "(" + keys.describe(arrs, row) + ")"
+					rec.Release()
+					break scan
+				}
+			}
+			rec.Release()
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrDuplicateKey, &fault.FieldError{
+		Column: strings.Join(names, ","),
+		Reason: fmt.Sprintf("primary key %s occurs more than once in the input; an upsert takes each key once", key),
+	})
+}
