@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
+	"github.com/lakeplane/lakeplane/internal/store/postgres/pgtest"
 )
 
 // landing writes a source object into the server's landing directory and
@@ -88,8 +89,18 @@ func (r *running) ingest(t *testing.T, body map[string]any) (*lakeplanev1.Job, i
 	return r.watch(t, out["id"].(string)), code, restError{}
 }
 
-func TestIngestEndToEnd(t *testing.T) {
-	r := startServer(t)
+// onEachStore runs a test against a server on the embedded store and on
+// PostgreSQL (skipped when LAKEPLANE_TEST_POSTGRES_DSN is unset).
+func onEachStore(t *testing.T, test func(t *testing.T, r *running)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, startServer(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		test(t, startServer(t, "--store=postgres", "--postgres-dsn="+pgtest.FreshSchema(t)))
+	})
+}
+
+func TestIngestEndToEnd(t *testing.T) { onEachStore(t, testIngestEndToEnd) }
+
+func testIngestEndToEnd(t *testing.T, r *running) {
 	ctx := context.Background()
 	ingest := lakeplanev1.NewIngestServiceClient(r.conn)
 	if code := r.do(t, "POST", "/v1/datasets", "", customersDataset(), nil); code != 200 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -40,6 +41,26 @@ func TestMemoryBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Progress is read from another goroutine, as a job's watcher does.
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		var last Stats
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			s := d.Stats()
+			if s.BytesRead < last.BytesRead || s.RowsRead < last.RowsRead || s.Line < last.Line {
+				t.Errorf("progress went back: %+v after %+v", s, last)
+				return
+			}
+			last = s
+			runtime.Gosched()
+		}
+	}()
 	rows, peak, firstBatch := 0, 0, 0
 	for {
 		rec, err := d.Next(context.Background())

@@ -2,77 +2,18 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
-	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/lakeplane/lakeplane/internal/store"
+	"github.com/lakeplane/lakeplane/internal/store/postgres/pgtest"
 	"github.com/lakeplane/lakeplane/internal/store/storetest"
 )
-
-// dsnEnv names the environment variable holding the DSN of a PostgreSQL
-// database that the tests may create schemas in.
-const dsnEnv = "LAKEPLANE_TEST_POSTGRES_DSN"
-
-// freshSchema creates a schema with a random name in the test database,
-// drops it when the test ends, and returns a DSN whose search_path is that
-// schema, so that tests, parallel packages and reruns never share tables.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv(dsnEnv)
-	if base == "" {
-		t.Skip(dsnEnv + " is not set; set it to a PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run the PostgreSQL store tests")
-	}
-	cfg, err := pgx.ParseConfig(base)
-	if err != nil {
-		t.Fatalf("%s: %v", dsnEnv, err)
-	}
-	admin := stdlib.OpenDB(*cfg)
-	t.Cleanup(func() { admin.Close() })
-
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "lakeplane_test_" + hex.EncodeToString(b)
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return withSearchPath(t, base, schema)
-}
-
-// withSearchPath returns dsn with its search_path runtime parameter set to
-// schema.
-func withSearchPath(t *testing.T, dsn, schema string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		u, err := url.Parse(dsn)
-		if err != nil {
-			t.Fatalf("%s: %v", dsnEnv, err)
-		}
-		q := u.Query()
-		q.Set("search_path", schema)
-		u.RawQuery = q.Encode()
-		return u.String()
-	}
-	return dsn + " search_path=" + schema // key=value form
-}
 
 // openFresh opens a store on a fresh schema; it is closed before the schema
 // is dropped.
 func openFresh(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(context.Background(), freshSchema(t))
+	s, err := Open(context.Background(), pgtest.FreshSchema(t))
 	return storetest.Opened(t, s, err)
 }
 
@@ -82,7 +23,7 @@ func TestConformance(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	storetest.RunLifecycle(t, func(t *testing.T) storetest.Opener {
-		dsn := freshSchema(t)
+		dsn := pgtest.FreshSchema(t)
 		return func() (store.Store, error) { return Open(context.Background(), dsn) }
 	})
 }
@@ -108,7 +49,7 @@ func TestSchemaIsolation(t *testing.T) {
 // with its own connection pool, claim every job once: the exclusion comes
 // from PostgreSQL's row locks, not from anything in one process.
 func TestClaimsAcrossReplicas(t *testing.T) {
-	dsn := freshSchema(t)
+	dsn := pgtest.FreshSchema(t)
 	var replicas []store.Store
 	for range 2 {
 		s, err := Open(context.Background(), dsn)
