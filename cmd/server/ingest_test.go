@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc/codes"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
+	"github.com/lakeplane/lakeplane/internal/objects"
+	"github.com/lakeplane/lakeplane/internal/objects/objectstest"
 	"github.com/lakeplane/lakeplane/internal/store/postgres/pgtest"
 )
 
@@ -91,14 +93,14 @@ func (r *running) ingest(t *testing.T, body map[string]any) (*lakeplanev1.Job, i
 
 // onEachStore runs a test against a server on the embedded store and on
 // PostgreSQL (skipped when LAKEPLANE_TEST_POSTGRES_DSN is unset).
-func onEachStore(t *testing.T, test func(t *testing.T, r *running)) {
-	t.Run("sqlite", func(t *testing.T) { test(t, startServer(t)) })
+func onEachStore(t *testing.T, args []string, test func(t *testing.T, r *running)) {
+	t.Run("sqlite", func(t *testing.T) { test(t, startServer(t, args...)) })
 	t.Run("postgres", func(t *testing.T) {
-		test(t, startServer(t, "--store=postgres", "--postgres-dsn="+pgtest.FreshSchema(t)))
+		test(t, startServer(t, append([]string{"--store=postgres", "--postgres-dsn=" + pgtest.FreshSchema(t)}, args...)...))
 	})
 }
 
-func TestIngestEndToEnd(t *testing.T) { onEachStore(t, testIngestEndToEnd) }
+func TestIngestEndToEnd(t *testing.T) { onEachStore(t, nil, testIngestEndToEnd) }
 
 func testIngestEndToEnd(t *testing.T, r *running) {
 	ctx := context.Background()
@@ -196,4 +198,45 @@ func testIngestEndToEnd(t *testing.T, r *running) {
 	if err != nil || len(snaps.GetSnapshots()) < 2 || snaps.GetSnapshots()[0].GetJobId() != j.GetId() {
 		t.Fatalf("snapshots: %v %v", snaps, err)
 	}
+}
+
+// A million CP949 rows with quoted newlines, from file:// and from s3://:
+// the exact row count arrives, and the source never sits whole in memory.
+func TestIngestMillionRows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a million rows: skipped with -short")
+	}
+	const rows = 1_000_000
+	fake := objectstest.NewFakeS3(t, "landing")
+	s3Args := []string{"--s3-endpoint=" + fake.URL, "--s3-region=us-east-1", "--s3-path-style"}
+	onEachStore(t, s3Args, func(t *testing.T, r *running) {
+		if code := r.do(t, "POST", "/v1/datasets", "", customersDataset(), nil); code != 200 {
+			t.Fatalf("create: %d", code)
+		}
+		csv, err := korean.EUCKR.NewEncoder().String(customersCSV(1, rows, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fileURI := r.landing(t, "million.csv", []byte(csv))
+		s3, err := objects.NewS3Store(t.Context(), objects.S3Options{Endpoint: fake.URL, Region: "us-east-1", PathStyle: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s3URI := "s3://landing/" + strings.ReplaceAll(t.Name(), "/", "-") + "/million.csv"
+		if _, err := s3.Put(t.Context(), s3URI, strings.NewReader(csv)); err != nil {
+			t.Fatal(err)
+		}
+		for i, uri := range []string{fileURI, s3URI} {
+			start := time.Now()
+			j, code, e := r.ingest(t, map[string]any{"sourceUri": uri, "format": map[string]any{"encoding": "CP949"}, "mode": "APPEND"})
+			if code != 200 || j.GetState() != lakeplanev1.JobState_SUCCEEDED || j.GetProgress().GetRowsWritten() != rows {
+				t.Fatalf("load %s: %d %+v %v", uri, code, e, j)
+			}
+			t.Logf("%s: %d rows, %d MB in %v", uri, rows, len(csv)>>20, time.Since(start).Round(time.Millisecond))
+			got, err := lakeplanev1.NewIngestServiceClient(r.conn).GetDataset(t.Context(), &lakeplanev1.GetDatasetRequest{Id: "insure.customers"})
+			if err != nil || got.GetDataset().GetRowCount() != int64(rows*(i+1)) {
+				t.Fatalf("row count after %s: %v %v", uri, got.GetDataset().GetRowCount(), err)
+			}
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -43,8 +44,10 @@ func TestMemoryBounded(t *testing.T) {
 	}
 	// Progress is read from another goroutine, as a job's watcher does.
 	done := make(chan struct{})
+	var watcher sync.WaitGroup
+	defer watcher.Wait()
 	defer close(done)
-	go func() {
+	watcher.Go(func() {
 		var last Stats
 		for {
 			select {
@@ -60,7 +63,7 @@ func TestMemoryBounded(t *testing.T) {
 			last = s
 			runtime.Gosched()
 		}
-	}()
+	})
 	rows, peak, firstBatch := 0, 0, 0
 	for {
 		rec, err := d.Next(context.Background())

@@ -5,84 +5,24 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/johannesboyne/gofakes3"
-	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/lakeplane/lakeplane/internal/fault"
 	"github.com/lakeplane/lakeplane/internal/objects"
 	"github.com/lakeplane/lakeplane/internal/objects/objectstest"
 )
 
-// fakeS3 is an S3-compatible server in memory (gofakes3) on a loopback
-// listener, counting the requests the tests care about.
-type fakeS3 struct {
-	url        string
-	lists      atomic.Int64 // ListObjectsV2 calls
-	multiparts atomic.Int64 // CreateMultipartUpload calls
-	parts      atomic.Int64 // UploadPart calls
-	noRanges   atomic.Bool  // drop Range headers, as some servers ignore them
-}
-
-// newFakeS3 starts a fake S3 with the given buckets, and isolates the AWS
-// configuration chain from the machine's: no shared files, no instance
-// metadata, no real credentials.
-func newFakeS3(t *testing.T, buckets ...string) *fakeS3 {
-	t.Helper()
-	none := filepath.Join(t.TempDir(), "none")
-	t.Setenv("AWS_CONFIG_FILE", none)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_ACCESS_KEY_ID", "test-access-key")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-key")
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_DEFAULT_REGION", "")
-
-	backend := s3mem.New()
-	for _, b := range buckets {
-		if err := backend.CreateBucket(b); err != nil {
-			t.Fatalf("create bucket %s: %v", b, err)
-		}
-	}
-	f := &fakeS3{}
-	handler := gofakes3.New(backend).Server()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f.noRanges.Load() {
-			r.Header.Del("Range")
-		}
-		q := r.URL.Query()
-		switch {
-		case r.Method == http.MethodGet && q.Get("list-type") == "2":
-			f.lists.Add(1)
-		case r.Method == http.MethodPost && q.Has("uploads"):
-			f.multiparts.Add(1)
-		case r.Method == http.MethodPut && q.Has("uploadId"):
-			f.parts.Add(1)
-		}
-		handler.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	f.url = srv.URL
-	return f
-}
-
-// store returns an S3Store on the fake, with static credentials, a small
+// s3Store returns an S3Store on the fake, with static credentials, a small
 // list page and the smallest parts S3 allows, so that the suite's large
 // object goes up in parts and a listing of a few keys takes several pages.
-func (f *fakeS3) store(t *testing.T, tweak ...func(*objects.S3Options)) *objects.S3Store {
+func s3Store(t *testing.T, f *objectstest.FakeS3, tweak ...func(*objects.S3Options)) *objects.S3Store {
 	t.Helper()
 	opts := objects.S3Options{
-		Endpoint:           f.url,
+		Endpoint:           f.URL,
 		Region:             "us-east-1",
 		PathStyle:          true,
 		Credentials:        credentials.NewStaticCredentialsProvider("test-access-key", "test-secret-key", ""),
@@ -101,13 +41,13 @@ func (f *fakeS3) store(t *testing.T, tweak ...func(*objects.S3Options)) *objects
 }
 
 func TestS3Store(t *testing.T) {
-	f := newFakeS3(t, "lake")
-	objectstest.RunStoreTests(t, f.store(t), "s3://lake/suite/")
+	f := objectstest.NewFakeS3(t, "lake")
+	objectstest.RunStoreTests(t, s3Store(t, f), "s3://lake/suite/")
 }
 
 func TestS3StoreListPages(t *testing.T) {
-	f := newFakeS3(t, "lake")
-	s := f.store(t)
+	f := objectstest.NewFakeS3(t, "lake")
+	s := s3Store(t, f)
 	var want []string
 	for i := range 7 {
 		uri := fmt.Sprintf("s3://lake/paged/k%02d.csv", i)
@@ -116,23 +56,23 @@ func TestS3StoreListPages(t *testing.T) {
 	}
 	objectstest.Put(t, s, "s3://lake/paged.csv", []byte("not under paged/"))
 	objectstest.Put(t, s, "s3://lake/pagedx/k.csv", []byte("not under paged/"))
-	before := f.lists.Load()
+	before := f.Lists.Load()
 	got := objectstest.URIs(objectstest.List(t, s, "s3://lake/paged/"))
 	if !slices.Equal(got, want) {
 		t.Errorf("List = %q, want %q", got, want)
 	}
-	if calls := f.lists.Load() - before; calls != 4 {
+	if calls := f.Lists.Load() - before; calls != 4 {
 		t.Errorf("listing 7 keys 2 to a page took %d ListObjectsV2 calls, want 4", calls)
 	}
 }
 
 func TestS3StoreMultipartPut(t *testing.T) {
-	f := newFakeS3(t, "lake")
-	s := f.store(t)
+	f := objectstest.NewFakeS3(t, "lake")
+	s := s3Store(t, f)
 	data := objectstest.Body(7, objectstest.LargeSize)
 	put := objectstest.Put(t, s, "s3://lake/big.bin", data)
-	if f.multiparts.Load() != 1 || f.parts.Load() != 3 {
-		t.Errorf("a %d-byte Put made %d multipart uploads of %d parts, want 1 of 3", len(data), f.multiparts.Load(), f.parts.Load())
+	if f.Multiparts.Load() != 1 || f.Parts.Load() != 3 {
+		t.Errorf("a %d-byte Put made %d multipart uploads of %d parts, want 1 of 3", len(data), f.Multiparts.Load(), f.Parts.Load())
 	}
 	got, info := objectstest.Get(t, s, "s3://lake/big.bin", nil)
 	if string(got) != string(data) || info.ETag != put.ETag || info.Size != int64(len(data)) {
@@ -140,7 +80,7 @@ func TestS3StoreMultipartPut(t *testing.T) {
 	}
 
 	small := objectstest.Put(t, s, "s3://lake/small.bin", []byte("small"))
-	if f.multiparts.Load() != 1 {
+	if f.Multiparts.Load() != 1 {
 		t.Errorf("a 5-byte Put started a multipart upload")
 	}
 	if sum := md5.Sum([]byte("small")); small.ETag != hex.EncodeToString(sum[:]) {
@@ -149,12 +89,12 @@ func TestS3StoreMultipartPut(t *testing.T) {
 }
 
 func TestS3StoreServerIgnoringRanges(t *testing.T) {
-	f := newFakeS3(t, "lake")
-	s := f.store(t)
+	f := objectstest.NewFakeS3(t, "lake")
+	s := s3Store(t, f)
 	uri := "s3://lake/r.bin"
 	data := objectstest.Body(8, 1000)
 	objectstest.Put(t, s, uri, data)
-	f.noRanges.Store(true)
+	f.NoRanges.Store(true)
 	for _, tc := range []struct {
 		r    objects.Range
 		want []byte
@@ -175,8 +115,8 @@ func TestS3StoreServerIgnoringRanges(t *testing.T) {
 }
 
 func TestS3StoreInvalidURIs(t *testing.T) {
-	f := newFakeS3(t, "lake")
-	s := f.store(t)
+	f := objectstest.NewFakeS3(t, "lake")
+	s := s3Store(t, f)
 	for _, uri := range []string{
 		"s3://lake",
 		"s3://lake/",
@@ -205,8 +145,8 @@ func TestS3StoreInvalidURIs(t *testing.T) {
 }
 
 func TestS3StoreMissingBucket(t *testing.T) {
-	f := newFakeS3(t, "lake")
-	s := f.store(t)
+	f := objectstest.NewFakeS3(t, "lake")
+	s := s3Store(t, f)
 	rc, _, err := s.Get(t.Context(), "s3://absent/k.csv", nil)
 	if err == nil {
 		rc.Close()
@@ -221,7 +161,7 @@ func TestS3StoreMissingBucket(t *testing.T) {
 }
 
 func TestNewS3StoreRefusesBadOptions(t *testing.T) {
-	newFakeS3(t)
+	objectstest.NewFakeS3(t)
 	for name, opts := range map[string]objects.S3Options{
 		"endpoint not a URL":   {Endpoint: "localhost:9000", Region: "us-east-1"},
 		"endpoint ftp":         {Endpoint: "ftp://host", Region: "us-east-1"},
