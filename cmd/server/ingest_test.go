@@ -240,3 +240,129 @@ func TestIngestMillionRows(t *testing.T) {
 		}
 	})
 }
+
+// Bad rows within maxBadRows go to a rejects object with their line and
+// reason; one more fails the load.
+func TestIngestRejectsBadRows(t *testing.T) {
+	r := startServer(t)
+	if code := r.do(t, "POST", "/v1/datasets", "", customersDataset(), nil); code != 200 {
+		t.Fatalf("create: %d", code)
+	}
+	src := customersCSV(1, 20, 0)
+	src = strings.Replace(src, "30.03,", "3O.03,", 1)         // row 3: bad decimal
+	src = strings.Replace(src, "2024-01-08", "2024-13-08", 1) // row 7: bad date
+	uri := r.landing(t, "two-bad.csv", []byte(src))
+
+	j, code, e := r.ingest(t, map[string]any{"sourceUri": uri, "maxBadRows": 1})
+	if code != 200 || j.GetState() != lakeplanev1.JobState_FAILED || !strings.Contains(j.GetError().GetMessage(), "maxBadRows") {
+		t.Fatalf("two bad rows with maxBadRows 1: %d %+v %v", code, e, j)
+	}
+	j, code, e = r.ingest(t, map[string]any{"sourceUri": uri, "maxBadRows": 2, "force": true})
+	if code != 200 || j.GetState() != lakeplanev1.JobState_SUCCEEDED || j.GetProgress().GetRowsWritten() != 18 || j.GetProgress().GetRowsRejected() != 2 {
+		t.Fatalf("two bad rows with maxBadRows 2: %d %+v %v", code, e, j)
+	}
+	rejects, err := os.ReadFile(filepath.Join(r.dataDir, "rejects", "insure.customers", j.GetId()+".csv"))
+	if err != nil {
+		t.Fatalf("rejects object: %v", err)
+	}
+	text := string(rejects)
+	if !strings.HasPrefix(text, "line,column,value,reason,fields\n") || !strings.Contains(text, `6,premium,3O.03,"is not a decimal(18,2)"`) || !strings.Contains(text, "14,joined,2024-13-08,") {
+		t.Fatalf("rejects object:\n%s", text)
+	}
+}
+
+// Two servers on one PostgreSQL database share the queue: every job runs
+// exactly once.
+func TestTwoServersShareTheQueue(t *testing.T) {
+	dsn := pgtest.FreshSchema(t)
+	shared := t.TempDir()
+	landing := filepath.Join(shared, "landing")
+	if err := os.MkdirAll(landing, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--store=postgres", "--postgres-dsn=" + dsn, "--warehouse=file://" + filepath.Join(shared, "warehouse"), "--allowed-source-dirs=" + landing}
+	a := startServer(t, args...)
+	b := startServer(t, args...)
+	if code := a.do(t, "POST", "/v1/datasets", "", customersDataset(), nil); code != 200 {
+		t.Fatalf("create: %d", code)
+	}
+	const loads, rowsEach = 8, 500
+	var ids []string
+	for i := 0; i < loads; i++ {
+		path := filepath.Join(landing, fmt.Sprintf("part-%d.csv", i))
+		if err := os.WriteFile(path, []byte(customersCSV(i*rowsEach+1, (i+1)*rowsEach, 0)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		via := []*running{a, b}[i%2]
+		var out map[string]any
+		if code := via.do(t, "POST", "/v1/datasets/insure.customers:ingest", "", map[string]any{"sourceUri": "file://" + path}, &out); code != 200 {
+			t.Fatalf("start load %d: %d %v", i, code, out)
+		}
+		ids = append(ids, out["id"].(string))
+	}
+	for _, id := range ids {
+		j := a.watch(t, id)
+		if j.GetState() != lakeplanev1.JobState_SUCCEEDED || j.GetProgress().GetRowsWritten() != rowsEach {
+			t.Fatalf("job %s: %v", id, j)
+		}
+	}
+	got, err := lakeplanev1.NewIngestServiceClient(b.conn).GetDataset(t.Context(), &lakeplanev1.GetDatasetRequest{Id: "insure.customers"})
+	if err != nil || got.GetDataset().GetRowCount() != loads*rowsEach {
+		t.Fatalf("rows after %d loads through two servers: %d %v", loads, got.GetDataset().GetRowCount(), err)
+	}
+	snaps, err := lakeplanev1.NewIngestServiceClient(b.conn).ListSnapshots(t.Context(), &lakeplanev1.ListSnapshotsRequest{Id: "insure.customers"})
+	if err != nil || len(snaps.GetSnapshots()) != loads {
+		t.Fatalf("%d snapshots for %d loads: %v", len(snaps.GetSnapshots()), loads, err)
+	}
+}
+
+// CancelJob stops a running load within about a second, and the table
+// stays as it was.
+func TestCancelRunningIngest(t *testing.T) {
+	r := startServer(t)
+	if code := r.do(t, "POST", "/v1/datasets", "", customersDataset(), nil); code != 200 {
+		t.Fatalf("create: %d", code)
+	}
+	// CP949 decodes slowly enough that the load is still running when
+	// the cancel arrives.
+	big, err := korean.EUCKR.NewEncoder().String(customersCSV(1, 2_000_000, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := r.landing(t, "big.csv", []byte(big))
+	var started map[string]any
+	if code := r.do(t, "POST", "/v1/datasets/insure.customers:ingest", "", map[string]any{"sourceUri": uri, "format": map[string]any{"encoding": "CP949"}}, &started); code != 200 {
+		t.Fatalf("start: %d %v", code, started)
+	}
+	id := started["id"].(string)
+	ingest := lakeplanev1.NewIngestServiceClient(r.conn)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		j, err := ingest.GetJob(t.Context(), &lakeplanev1.GetJobRequest{Id: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.GetJob().GetProgress().GetRowsRead() > 0 {
+			break
+		}
+		if j.GetJob().GetState() != lakeplanev1.JobState_QUEUED && j.GetJob().GetState() != lakeplanev1.JobState_RUNNING || time.Now().After(deadline) {
+			t.Fatalf("job never showed progress: %v", j.GetJob())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	asked := time.Now()
+	if code := r.do(t, "POST", "/v1/jobs/"+id+":cancel", "", map[string]any{}, nil); code != 200 {
+		t.Fatalf("cancel: %d", code)
+	}
+	j := r.watch(t, id)
+	if j.GetState() != lakeplanev1.JobState_CANCELLED {
+		t.Fatalf("after cancel: %v", j)
+	}
+	if took := j.GetEndTime().AsTime().Sub(asked); took > 1500*time.Millisecond {
+		t.Fatalf("cancel took %v", took)
+	}
+	got, _ := ingest.GetDataset(t.Context(), &lakeplanev1.GetDatasetRequest{Id: "insure.customers"})
+	if got.GetDataset().GetRowCount() != 0 || got.GetDataset().GetCurrentSnapshotId() != 0 {
+		t.Fatalf("a cancelled load changed the table: %v", got.GetDataset())
+	}
+}

@@ -32,6 +32,7 @@ import (
 // running is a server started in-process on free loopback ports.
 type running struct {
 	app        *app
+	dataDir    string
 	landingDir string
 	conn       *grpc.ClientConn
 	baseURL    string
@@ -64,7 +65,7 @@ func startServer(t *testing.T, args ...string) *running {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
-	r := &running{app: a, conn: conn, baseURL: "http://" + a.server.HTTPAddr(), landingDir: cfg.SourceDirs()[0]}
+	r := &running{app: a, conn: conn, baseURL: "http://" + a.server.HTTPAddr(), dataDir: cfg.DataDir, landingDir: cfg.SourceDirs()[0]}
 	var stopped bool
 	r.stop = func() error {
 		if stopped {

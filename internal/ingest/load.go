@@ -190,7 +190,8 @@ func (r *decodedRecords) Release() {
 }
 
 // rejectSink writes bad rows, up to a limit, to a rejects object (CSV of
-// line, column, reason and the raw fields), streamed as they come.
+// line, column, value, reason and the fields as a JSON list; PII values
+// masked), streamed as they come.
 type rejectSink struct {
 	limit  int64
 	count  int64
@@ -210,7 +211,7 @@ func newRejectSink(ctx context.Context, store ObjectWriter, uri string, limit in
 			pr.CloseWithError(err)
 			s.done <- err
 		}()
-		_ = s.w.Write([]string{"line", "column", "reason", "fields"})
+		_ = s.w.Write([]string{"line", "column", "value", "reason", "fields"})
 	}
 	return s
 }
@@ -227,7 +228,7 @@ func (s *rejectSink) onBadRow(e *csvstream.RowError) error {
 		s.open()
 	}
 	raw, _ := json.Marshal(e.Raw)
-	return s.w.Write([]string{strconv.FormatInt(e.Line, 10), e.Column, e.Reason, string(raw)})
+	return s.w.Write([]string{strconv.FormatInt(e.Line, 10), e.Column, e.Value, e.Reason, string(raw)})
 }
 
 func (s *rejectSink) close() error {

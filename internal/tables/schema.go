@@ -176,6 +176,7 @@ func tableProperties(d *dataset.Dataset, o options) iceberg.Properties {
 		"write.parquet.compression-codec":            "zstd",
 		propTargetFileSize:                           strconv.FormatInt(o.targetFileSize, 10),
 		propRowGroupSize:                             strconv.Itoa(rowGroupBytes),
+		"write.parquet.row-group-limit":              "262144",
 		"commit.manifest-merge.enabled":              "true",
 	}
 	for k, v := range metricsProperties(d) {
