@@ -29,6 +29,7 @@ import (
 type Store interface {
 	ClaimJob(ctx context.Context, owner string, lease time.Duration) (*job.Job, error)
 	RenewLease(ctx context.Context, id, owner string, lease time.Duration) error
+	ReleaseJob(ctx context.Context, id, owner string) error
 	UpdateJobProgress(ctx context.Context, id, owner, phase string, p job.Progress) (cancelRequested bool, err error)
 	FinishJob(ctx context.Context, id, owner string, state job.State, snapshotID int64, validations []string, jobErr *job.Error, result json.RawMessage) (*job.Job, error)
 	FailStaleJobs(ctx context.Context, maxAttempts int) (int, error)
@@ -96,8 +97,8 @@ func (p *Pool) Notify() {
 }
 
 // Run works until ctx ends, then waits for the workers. Jobs running at that
-// moment are interrupted, not finished: their leases expire and they are
-// claimed again by the next worker to look.
+// moment are interrupted, not finished: they go back to the queue for the
+// next worker (or, if that fails, wait for their lease to expire).
 func (p *Pool) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	for i := 0; i < p.opts.Workers; i++ {
@@ -180,7 +181,7 @@ func (p *Pool) run(ctx context.Context, owner string, j *job.Job) {
 	case errors.Is(cause, errLeaseLost):
 		log.Warn("job lease lost; another worker owns it now", "error", err)
 	case ctx.Err() != nil:
-		log.Warn("job interrupted by shutdown; it will be claimed again", "error", err)
+		p.release(log, j, owner, err)
 	default:
 		p.finish(log, j, owner, job.Failed, outcome, err)
 	}
@@ -218,6 +219,18 @@ func (p *Pool) keepAlive(ctx context.Context, cancel context.CancelCauseFunc, ow
 			}
 		}
 	}
+}
+
+// release puts a job interrupted by shutdown back in the queue, so that the
+// next worker takes it at once instead of after its lease.
+func (p *Pool) release(log *slog.Logger, j *job.Job, owner string, cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := p.store.ReleaseJob(ctx, j.ID, owner); err != nil {
+		log.Warn("job interrupted by shutdown; it will be claimed again when its lease expires", "error", err, "cause", cause)
+		return
+	}
+	log.Info("job interrupted by shutdown and queued again", "cause", cause)
 }
 
 // flush writes the job's last progress, so that a finished job shows all it did.

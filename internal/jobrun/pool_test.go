@@ -148,12 +148,12 @@ func TestInterruptedJobIsClaimedAgain(t *testing.T) {
 	id := queue(t, s, 1)[0]
 	<-started
 	stopFirst()
-	if j, _ := s.GetJob(context.Background(), id); j.State != job.Running {
-		t.Fatalf("after shutdown the job is %s; it should wait for its lease to expire", j.State)
+	if j, _ := s.GetJob(context.Background(), id); j.State != job.Queued || j.Attempt != 0 {
+		t.Fatalf("after shutdown the job is %s (attempt %d); it should be queued again", j.State, j.Attempt)
 	}
 	startPool(t, s, exec, Options{Lease: 300 * time.Millisecond})
 	j := waitFor(t, s, id, "SUCCEEDED", func(j *job.Job) bool { return j.State.Done() })
-	if j.State != job.Succeeded || j.Attempt != 2 || j.SnapshotID != 7 {
+	if j.State != job.Succeeded || j.Attempt != 1 || j.SnapshotID != 7 {
 		t.Fatalf("reclaimed job: %+v", j)
 	}
 }

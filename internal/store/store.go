@@ -135,6 +135,10 @@ type Jobs interface {
 	// It fails with ErrLeaseLost when owner does not hold the job (any
 	// more), and with ErrNotFound when there is no such job.
 	RenewLease(ctx context.Context, id, owner string, lease time.Duration) error
+	// ReleaseJob puts a running job that owner holds back in the queue, as
+	// a worker does when its server shuts down mid-job; the claim it used
+	// does not count as an attempt. It fails like RenewLease.
+	ReleaseJob(ctx context.Context, id, owner string) error
 	// UpdateJobProgress records the phase and progress of a running job
 	// that owner holds, without renewing the lease, and reports whether
 	// cancelling the job was requested, so that the worker stops. It fails

@@ -16,12 +16,17 @@ const (
 	propMetricsColumn      = "write.metadata.metrics.column."
 	propTargetFileSize     = "write.target-file-size-bytes"
 	propRowGroupSize       = "write.parquet.row-group-size-bytes"
+	propRowGroupRows       = "write.parquet.row-group-limit"
 	metricsNone            = "none"
 	metricsTruncate16      = "truncate(16)"
 	previousVersionsToKeep = "10"
-	// rowGroupBytes bounds what one open Parquet file buffers in memory
-	// before it flushes a row group (iceberg-go's default is 128 MiB).
+	// rowGroupBytes and rowGroupRows bound what one open Parquet file
+	// buffers in memory before it flushes a row group (iceberg-go's
+	// defaults are 128 MiB and 1,048,576 rows). Measured: an unpartitioned
+	// append of 1.5M or 6M rows peaks at 70-90 MB of live heap, one over
+	// three daily partitions at ~150 MB.
 	rowGroupBytes = 32 << 20
+	rowGroupRows  = 256 << 10
 )
 
 // ArrowSchema is the Arrow schema of d's rows, the one mapping from dataset
@@ -157,7 +162,7 @@ func partitionSpec(d *dataset.Dataset, sc *iceberg.Schema) (iceberg.PartitionSpe
 //     files either;
 //   - old metadata files deleted after each commit, keeping the last 10;
 //   - zstd Parquet, data files rolled at the catalog's target size, row
-//     groups of 32 MiB (what one open file buffers);
+//     groups of at most 32 MiB and 256Ki rows (what one open file buffers);
 //   - manifests merged on append, so that many small loads do not make
 //     planning slow;
 //   - column metrics: none for PII columns, so that no personal value is
@@ -176,7 +181,7 @@ func tableProperties(d *dataset.Dataset, o options) iceberg.Properties {
 		"write.parquet.compression-codec":            "zstd",
 		propTargetFileSize:                           strconv.FormatInt(o.targetFileSize, 10),
 		propRowGroupSize:                             strconv.Itoa(rowGroupBytes),
-		"write.parquet.row-group-limit":              "262144",
+		propRowGroupRows:                             strconv.Itoa(rowGroupRows),
 		"commit.manifest-merge.enabled":              "true",
 	}
 	for k, v := range metricsProperties(d) {

@@ -44,6 +44,7 @@ type jobQueries struct {
 	leaseHolder string
 	claim       string
 	renew       string
+	release     string
 	progress    string
 	finish      string
 	cancel      string
@@ -79,6 +80,11 @@ WHERE id = (
 )
 RETURNING ` + jobColumns),
 		renew: bind(`UPDATE jobs SET lease_expires = ? WHERE ` + held),
+		// A released job waits in the queue again; the attempt it used is
+		// given back, since its worker stopped on purpose.
+		release: bind(`UPDATE jobs SET state = ` + queuedSQL + `, lease_owner = '', lease_expires = NULL,
+	attempt = attempt - 1, update_time = ?
+WHERE ` + held),
 		progress: bind(`UPDATE jobs SET phase = ?,
 	bytes_read = ?, bytes_total = ?, rows_read = ?, rows_written = ?, rows_rejected = ?,
 	update_time = ?
@@ -346,6 +352,18 @@ func (s *Store) RenewLease(ctx context.Context, id, owner string, lease time.Dur
 	n, err := affected(s.db.ExecContext(ctx, s.jq.renew, s.timeArg(s.timestamp().Add(lease)), id, owner))
 	if err != nil {
 		return fmt.Errorf("renew lease on job %q: %w", id, err)
+	}
+	if n == 0 {
+		return s.notHeld(ctx, id, owner)
+	}
+	return nil
+}
+
+// ReleaseJob implements store.Jobs.
+func (s *Store) ReleaseJob(ctx context.Context, id, owner string) error {
+	n, err := affected(s.db.ExecContext(ctx, s.jq.release, s.timeArg(s.timestamp()), id, owner))
+	if err != nil {
+		return fmt.Errorf("release job %q: %w", id, err)
 	}
 	if n == 0 {
 		return s.notHeld(ctx, id, owner)

@@ -32,6 +32,7 @@ var jobTests = []conformanceTest{
 	{"JobConcurrentClaims", func(t *testing.T, s store.Store) { CheckExclusiveClaims(t, s) }},
 	{"JobRenewLease", testJobRenewLease},
 	{"JobExpiredLeaseReclaimed", testJobExpiredLeaseReclaimed},
+	{"JobRelease", testJobRelease},
 	{"JobProgress", testJobProgress},
 	{"JobFinish", testJobFinish},
 	{"JobCancel", testJobCancel},
@@ -606,6 +607,26 @@ func testJobRenewLease(t *testing.T, s store.Store) {
 			t.Errorf("RenewLease(lease %v) = %v, want an argument error", lease, err)
 		}
 	}
+}
+
+func testJobRelease(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	queued := mustCreateJob(t, s, newJob(job.Ingest, "sales.clients"))
+	assertErrorIs(t, "ReleaseJob of a queued job", s.ReleaseJob(ctx, queued.ID, "a"), store.ErrLeaseLost)
+	claimed := mustClaim(t, s, "a", longLease)
+	assertErrorIs(t, "ReleaseJob by another owner", s.ReleaseJob(ctx, claimed.ID, "b"), store.ErrLeaseLost)
+	if err := s.ReleaseJob(ctx, claimed.ID, "a"); err != nil {
+		t.Fatalf("ReleaseJob: %v", err)
+	}
+	released := mustGetJob(t, s, claimed.ID)
+	if released.State != job.Queued || released.LeaseOwner != "" || !released.LeaseExpires.IsZero() || released.Attempt != 0 {
+		t.Fatalf("released job: %+v", released)
+	}
+	again := mustClaim(t, s, "b", longLease)
+	if again.ID != claimed.ID || again.Attempt != 1 || !again.StartTime.Equal(claimed.StartTime) {
+		t.Fatalf("claim after release: %+v", again)
+	}
+	assertErrorIs(t, "ReleaseJob of a missing job", s.ReleaseJob(ctx, "no-such-job", "b"), store.ErrNotFound)
 }
 
 func testJobExpiredLeaseReclaimed(t *testing.T, s store.Store) {
