@@ -193,12 +193,12 @@ func (r *decodedRecords) Release() {
 // line, column, value, reason and the fields as a JSON list; PII values
 // masked), streamed as they come.
 type rejectSink struct {
-	limit  int64
-	count  int64
-	pw     *io.PipeWriter
-	w      *csv.Writer
-	done   chan error
-	open   func()
+	limit int64
+	count int64
+	pw    *io.PipeWriter
+	w     *csv.Writer
+	done  chan error
+	open  func()
 }
 
 func newRejectSink(ctx context.Context, store ObjectWriter, uri string, limit int64) *rejectSink {

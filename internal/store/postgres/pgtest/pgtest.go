@@ -66,4 +66,3 @@ func withSearchPath(t testing.TB, dsn, schema string) string {
 	}
 	return dsn + " search_path=" + schema // key=value form
 }
-
