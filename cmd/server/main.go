@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/lakeplane/lakeplane/internal/auth"
@@ -95,14 +96,21 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		return err
 	}
 	a.store = st
-	if a.tables, err = tables.Open(ctx, db, dialect, cfg.WarehouseURI()); err != nil {
+	var tableOpts []tables.Option
+	if strings.HasPrefix(cfg.WarehouseURI(), "s3://") {
+		tableOpts = append(tableOpts, tables.WithS3(cfg.S3Endpoint, cfg.S3Region, cfg.S3PathStyle))
+	}
+	if a.tables, err = tables.Open(ctx, db, dialect, cfg.WarehouseURI(), tableOpts...); err != nil {
 		return err
 	}
 	sources, err := openSources(ctx, cfg, getenv)
 	if err != nil {
 		return err
 	}
-	rejectsDir := filepath.Join(cfg.DataDir, "rejects")
+	rejectsDir, err := filepath.Abs(filepath.Join(cfg.DataDir, "rejects"))
+	if err != nil {
+		return fmt.Errorf("rejects dir: %w", err)
+	}
 	if err := os.MkdirAll(rejectsDir, 0o750); err != nil {
 		return fmt.Errorf("rejects dir: %w", err)
 	}
@@ -110,12 +118,8 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 	if err != nil {
 		return err
 	}
-	absRejects, err := filepath.Abs(rejectsDir)
-	if err != nil {
-		return err
-	}
 
-	loader := &ingest.Loader{Datasets: st, Sources: sources, Rejects: rejects, RejectsDir: "file://" + filepath.ToSlash(absRejects), Tables: a.tables}
+	loader := &ingest.Loader{Datasets: st, Sources: sources, Rejects: rejects, RejectsDir: "file://" + filepath.ToSlash(rejectsDir), Tables: a.tables}
 	a.workers = jobrun.New(st, map[job.Kind]jobrun.Executor{job.Ingest: loader.Run}, jobrun.Options{Workers: cfg.Workers, Logger: a.logger})
 	datasets := ingest.NewService(ingest.Deps{
 		Datasets:    st,

@@ -2,13 +2,10 @@ package tables
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,20 +17,36 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
+	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
 
 	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/store/postgres/pgtest"
 )
 
-// postgresEnv names the environment variable holding the DSN of a
-// PostgreSQL database in which the tests may create schemas.
-const postgresEnv = "LAKEPLANE_TEST_POSTGRES_DSN"
+// openPostgres opens a catalog in a fresh schema of the test database
+// (dropped when the test ends), or skips the test when there is none.
+func openPostgres(t *testing.T, opts ...Option) (*Catalog, string) {
+	t.Helper()
+	db, err := sql.Open("pgx", pgtest.FreshSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return openOn(t, db, "postgres", filepath.Join(t.TempDir(), "warehouse"), opts...)
+}
 
 // openSQLite opens a catalog on a SQLite file in a fresh directory and
 // returns it with the warehouse directory.
 func openSQLite(t *testing.T, opts ...Option) (*Catalog, string) {
+	t.Helper()
+	db, dir := sqliteDB(t)
+	return openOn(t, db, "sqlite", filepath.Join(dir, "warehouse"), opts...)
+}
+
+// sqliteDB opens a SQLite file as the control plane's store opens it, in a
+// fresh directory, and returns it with the directory.
+func sqliteDB(t *testing.T) (*sql.DB, string) {
 	t.Helper()
 	dir := t.TempDir()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "lake.db")+
@@ -42,39 +55,7 @@ func openSQLite(t *testing.T, opts ...Option) (*Catalog, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return openOn(t, db, "sqlite", filepath.Join(dir, "warehouse"), opts...)
-}
-
-// openPostgres opens a catalog in a fresh schema of the test database
-// (dropped when the test ends), or skips the test when there is none.
-func openPostgres(t *testing.T, opts ...Option) (*Catalog, string) {
-	t.Helper()
-	base := os.Getenv(postgresEnv)
-	if base == "" {
-		t.Skip(postgresEnv + " is not set; set it to a PostgreSQL URL, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable, to run the catalog on PostgreSQL")
-	}
-	cfg, err := pgx.ParseConfig(base)
-	if err != nil {
-		t.Fatalf("%s: %v", postgresEnv, err)
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	schema := "lakeplane_tables_" + hex.EncodeToString(b)
-	admin := stdlib.OpenDB(*cfg)
-	t.Cleanup(func() { admin.Close() })
-	if _, err := admin.Exec("CREATE SCHEMA " + pgx.Identifier{schema}.Sanitize()); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.Exec("DROP SCHEMA " + pgx.Identifier{schema}.Sanitize() + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	scoped := cfg.Copy()
-	scoped.RuntimeParams["search_path"] = schema
-	db := stdlib.OpenDB(*scoped)
-	t.Cleanup(func() { db.Close() })
-	return openOn(t, db, "postgres", filepath.Join(t.TempDir(), "warehouse"), opts...)
+	return db, dir
 }
 
 func openOn(t *testing.T, db *sql.DB, dialect, dir string, opts ...Option) (*Catalog, string) {

@@ -51,6 +51,8 @@ type keyColumn struct {
 	name string
 	id   int
 	typ  iceberg.Type
+	// pii is set for a column whose values must not appear in messages.
+	pii bool
 }
 
 // keyHasher hashes keys; its seeds live as long as one Write.
@@ -371,7 +373,10 @@ func (k *keySet) describe(arrs []arrow.Array, row int) string {
 	parts := make([]string, len(arrs))
 	for i, a := range arrs {
 		v := "null"
-		if !a.IsNull(row) {
+		switch {
+		case k.cols[i].pii:
+			v = "(PII, not shown)"
+		case !a.IsNull(row):
 			v = a.ValueStr(row)
 		}
 		parts[i] = k.cols[i].name + "=" + v

@@ -1,7 +1,7 @@
 // Package tables owns the Iceberg side of a dataset: the table that holds its
 // rows, in an Iceberg SQL catalog kept in the control plane's own database
 // (SQLite or PostgreSQL), with Parquet data files under a warehouse location
-// (file:// by default).
+// (file:///dir by default, or s3://bucket/prefix).
 //
 // Every table it makes is format version 2 and copy-on-write: no operation
 // of this package ever writes a delete file. That keeps every read a plain
@@ -303,8 +303,10 @@ func (c *Catalog) Drop(ctx context.Context, id string, purge bool) error {
 	if err != nil {
 		return fmt.Errorf("dataset %s: dropped, but purging its files failed: %w", id, err)
 	}
-	// PurgeFiles leaves the (empty) directories of a local location.
-	if rm, ok := fs.(icebergio.RemoveAllIO); ok {
+	// PurgeFiles leaves the (empty) directories of a local location. The
+	// location must be the table's own, under the warehouse, before
+	// anything is removed recursively.
+	if rm, ok := fs.(icebergio.RemoveAllIO); ok && strings.HasPrefix(tbl.Location(), c.warehouse+"/") {
 		if err := rm.RemoveAll(tbl.Location()); err != nil {
 			return fmt.Errorf("dataset %s: dropped, but removing %s failed: %w", id, tbl.Location(), err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	"github.com/apache/iceberg-go/table"
 
@@ -341,9 +344,8 @@ func TestUpsertRewritesOnlyFilesThatHoldKeys(t *testing.T) {
 	}
 
 	// A file whose bounds admit a key it does not hold is read, not
-	// rewritten: 250 is within file 3's range [200, 299]... after the
-	// rewrite above it lies in the rewritten file; delete it first by
-	// overwriting with gaps.
+	// rewritten: after this overwrite one file holds ids 0-9 and 20-29, so
+	// its bounds [0, 29] admit 15, which it does not hold.
 	mustWrite(t, c, d.ID, Overwrite, reader(t, d, genRange(0, 10, 1), genRange(20, 30, 1)), nil)
 	before := len(mustSnapshots(t, c, d.ID))
 	mustWrite(t, c, d.ID, Upsert, reader(t, d, []customer{gen(15, 5)}), nil)
@@ -379,6 +381,16 @@ func TestUpsertDuplicateKey(t *testing.T) {
 	}
 	if after := filesUnder(t, dir, ".parquet"); strings.Join(after, "\n") != strings.Join(before, "\n") {
 		t.Errorf("data files left behind:\n%s", strings.Join(after, "\n"))
+	}
+
+	// A PII key is named, its value is not shown.
+	p := customers("crm.pii")
+	p.Columns[8].PII, p.Columns[8].Nullable = true, false
+	p.PrimaryKey = []string{"customer_no"}
+	mustCreate(t, c, p)
+	_, err = c.Write(context.Background(), p.ID, Upsert, reader(t, p, genRange(5, 20, 2), []customer{gen(17, 3)}), nil)
+	if !errors.Is(err, ErrDuplicateKey) || strings.Contains(err.Error(), "C000017") || !strings.Contains(err.Error(), "customer_no=(PII") {
+		t.Errorf("duplicate PII key: %v", err)
 	}
 }
 
@@ -571,24 +583,25 @@ func TestRemovedRowsStayRemoved(t *testing.T) {
 		}
 		mustWrite(t, c, d.ID, mode, reader(t, d, genRange(from, to, v)), nil)
 	}
-	put(Append, 0, 20, 1)
-	check("append")
-	put(Upsert, 0, 10, 2)
-	check("upsert replacing half")
-	put(Append, 20, 30, 3)
-	check("append after upsert")
-	put(Upsert, 5, 25, 4)
-	check("second upsert")
-	put(Overwrite, 100, 110, 5)
-	check("overwrite")
-	put(Append, 110, 115, 6)
-	check("append after overwrite")
-	put(Upsert, 100, 103, 7)
-	check("upsert after overwrite")
-	put(Overwrite, 200, 202, 8)
-	check("second overwrite")
-	put(Upsert, 200, 205, 9)
-	check("final upsert")
+	for _, step := range []struct {
+		name     string
+		mode     WriteMode
+		from, to int64
+		version  int32
+	}{
+		{"append", Append, 0, 20, 1},
+		{"upsert replacing half", Upsert, 0, 10, 2},
+		{"append after upsert", Append, 20, 30, 3},
+		{"second upsert", Upsert, 5, 25, 4},
+		{"overwrite", Overwrite, 100, 110, 5},
+		{"append after overwrite", Append, 110, 115, 6},
+		{"upsert after overwrite", Upsert, 100, 103, 7},
+		{"second overwrite", Overwrite, 200, 202, 8},
+		{"final upsert", Upsert, 200, 205, 9},
+	} {
+		put(step.mode, step.from, step.to, step.version)
+		check(step.name)
+	}
 }
 
 func TestEvolve(t *testing.T) {
@@ -660,15 +673,19 @@ func TestEvolve(t *testing.T) {
 	rows.Release()
 
 	for name, bad := range map[string]func(*dataset.Dataset){
-		"drop":          func(x *dataset.Dataset) { x.Columns = x.Columns[:len(x.Columns)-1] },
-		"rename":        func(x *dataset.Dataset) { x.Columns[2].Name = "enabled" },
-		"retype":        func(x *dataset.Dataset) { x.Columns[1].Type = dataset.TypeInt64 },
-		"narrow":        func(x *dataset.Dataset) { x.Columns[5].Precision = 10 },
-		"rescale":       func(x *dataset.Dataset) { x.Columns[5].Scale = 3 },
-		"required":      func(x *dataset.Dataset) { x.Columns[2].Nullable = false },
-		"new required":  func(x *dataset.Dataset) { x.Columns = append(x.Columns, dataset.Column{Name: "z", Type: dataset.TypeString}) },
-		"key":           func(x *dataset.Dataset) { x.PrimaryKey = []string{"id", "customer_no"} },
-		"decimal→int64": func(x *dataset.Dataset) { x.Columns[5] = dataset.Column{Name: "balance", Type: dataset.TypeInt64, Nullable: true} },
+		"drop":     func(x *dataset.Dataset) { x.Columns = x.Columns[:len(x.Columns)-1] },
+		"rename":   func(x *dataset.Dataset) { x.Columns[2].Name = "enabled" },
+		"retype":   func(x *dataset.Dataset) { x.Columns[1].Type = dataset.TypeInt64 },
+		"narrow":   func(x *dataset.Dataset) { x.Columns[5].Precision = 10 },
+		"rescale":  func(x *dataset.Dataset) { x.Columns[5].Scale = 3 },
+		"required": func(x *dataset.Dataset) { x.Columns[2].Nullable = false },
+		"new required": func(x *dataset.Dataset) {
+			x.Columns = append(x.Columns, dataset.Column{Name: "z", Type: dataset.TypeString})
+		},
+		"key": func(x *dataset.Dataset) { x.PrimaryKey = []string{"id", "customer_no"} },
+		"decimal→int64": func(x *dataset.Dataset) {
+			x.Columns[5] = dataset.Column{Name: "balance", Type: dataset.TypeInt64, Nullable: true}
+		},
 	} {
 		x := e.Clone()
 		bad(x)
@@ -776,4 +793,88 @@ func TestIsConflict(t *testing.T) {
 			t.Errorf("backoff(%d) = %v", attempt, b)
 		}
 	}
+}
+
+// TestRequiredColumnsRefuseNulls: iceberg-go would store a null of a
+// required column as a zero value; Write refuses it instead.
+func TestRequiredColumnsRefuseNulls(t *testing.T) {
+	c, dir := openSQLite(t)
+	d := customers("crm.customers")
+	mustCreate(t, c, d)
+	schema := ArrowSchema(d)
+	tb := array.NewTimestampBuilder(memory.DefaultAllocator, schema.Field(7).Type.(*arrow.TimestampType))
+	tb.AppendValues([]arrow.Timestamp{1, 2, 3}, nil)
+	tb.AppendNull() // row 4 of the batch, 14 of the input
+	tb.Append(5)
+	fixed := withColumn(t, batch(t, schema, genRange(10, 15, 1)), 7, tb)
+	defer fixed.Release()
+	first := batch(t, schema, genRange(0, 10, 1))
+	defer first.Release()
+	for _, mode := range []WriteMode{Append, Overwrite, Upsert} {
+		rdr, err := array.NewRecordReader(schema, []arrow.RecordBatch{first, fixed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Write(context.Background(), d.ID, mode, rdr, nil)
+		fe := fault.FieldErrors(err)
+		if len(fe) != 1 || fe[0].Column != "updated" || fe[0].Row != 14 {
+			t.Errorf("%s with a null in a required column = %v", mode, err)
+		}
+	}
+
+	noUpdated := arrow.NewSchema(schema.Fields()[:7], nil)
+	rec := batch(t, noUpdated, genRange(0, 3, 1))
+	rdr, _ := array.NewRecordReader(noUpdated, []arrow.RecordBatch{rec})
+	rec.Release()
+	if _, err := c.Write(context.Background(), d.ID, Append, rdr, nil); len(fault.FieldErrors(err)) != 1 || !strings.Contains(err.Error(), "updated") {
+		t.Errorf("append without a required column = %v", err)
+	}
+	if n := len(mustSnapshots(t, c, d.ID)); n != 0 {
+		t.Errorf("%d snapshots, want none", n)
+	}
+	if files := filesUnder(t, dir, ".parquet"); len(files) != 0 {
+		t.Errorf("files left: %v", files)
+	}
+}
+
+// TestDecimalBeyondPrecisionRefused: iceberg-go would store it wrapped
+// around; Write refuses it.
+func TestDecimalBeyondPrecisionRefused(t *testing.T) {
+	c, _ := openSQLite(t)
+	d := customers("crm.customers")
+	mustCreate(t, c, d)
+	schema := ArrowSchema(d)
+	db := array.NewDecimal128Builder(memory.DefaultAllocator, schema.Field(5).Type.(*arrow.Decimal128Type))
+	db.Append(decimal128.FromI64(100))
+	db.AppendNull()
+	db.Append(decimal128.FromI64(1e18).Mul(decimal128.FromI64(1000))) // 22 digits in DECIMAL(18,2)
+	rec := withColumn(t, batch(t, schema, genRange(0, 3, 1)), 5, db)
+	rdr, err := array.NewRecordReader(schema, []arrow.RecordBatch{rec})
+	rec.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Write(context.Background(), d.ID, Append, rdr, nil)
+	if fe := fault.FieldErrors(err); len(fe) != 1 || fe[0].Column != "balance" || fe[0].Row != 3 {
+		t.Errorf("Write = %v, want a field error on row 3's balance", err)
+	}
+	if n := len(mustSnapshots(t, c, d.ID)); n != 0 {
+		t.Errorf("%d snapshots", n)
+	}
+}
+
+// withColumn returns rec with column i replaced by what b built; rec and b
+// are released.
+func withColumn(t *testing.T, rec arrow.RecordBatch, i int, b array.Builder) arrow.RecordBatch {
+	t.Helper()
+	defer rec.Release()
+	defer b.Release()
+	a := b.NewArray()
+	defer a.Release()
+	if a.Len() != int(rec.NumRows()) {
+		t.Fatalf("column of %d rows for a batch of %d", a.Len(), rec.NumRows())
+	}
+	cols := slices.Clone(rec.Columns())
+	cols[i] = a
+	return array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
 }

@@ -36,12 +36,12 @@ import (
 
 // upsert is Write in Upsert mode.
 func (w *writer) upsert(ctx context.Context, tbl *table.Table, records array.RecordReader) (int64, error) {
-	cols, err := primaryKey(tbl.Schema())
+	cols, err := primaryKey(tbl.Schema(), tbl.Properties())
 	if err != nil {
 		return 0, err
 	}
 	keys := newKeySet(cols)
-	files, err := w.writeFiles(ctx, tbl, records.Schema(), recordBatches(ctx, records, keys.add))
+	files, err := w.writeFiles(ctx, tbl, records.Schema(), w.input(ctx, tbl, records, keys.add))
 	if err != nil {
 		return 0, err
 	}
@@ -52,8 +52,10 @@ func (w *writer) upsert(ctx context.Context, tbl *table.Table, records array.Rec
 	return w.commit(ctx, tbl, u.build)
 }
 
-// primaryKey returns the identifier fields of a table's schema.
-func primaryKey(sc *iceberg.Schema) ([]keyColumn, error) {
+// primaryKey returns the identifier fields of a table's schema. A column
+// whose metrics are off is PII (see tableProperties): its values are kept
+// out of error messages.
+func primaryKey(sc *iceberg.Schema, props iceberg.Properties) ([]keyColumn, error) {
 	ids := sc.IdentifierFieldIDs
 	if len(ids) == 0 {
 		return nil, fault.Precondition("the table has no primary key; an upsert needs one")
@@ -64,7 +66,7 @@ func primaryKey(sc *iceberg.Schema) ([]keyColumn, error) {
 		if !ok {
 			return nil, fmt.Errorf("primary key field %d is not in the schema", id)
 		}
-		cols[i] = keyColumn{name: f.Name, id: f.ID, typ: f.Type}
+		cols[i] = keyColumn{name: f.Name, id: f.ID, typ: f.Type, pii: props[propMetricsColumn+f.Name] == metricsNone}
 	}
 	return cols, nil
 }

@@ -34,6 +34,7 @@ const (
 	Upsert
 )
 
+// String names the mode as snapshot summaries do: append, overwrite, upsert.
 func (m WriteMode) String() string {
 	switch m {
 	case Append:
@@ -69,8 +70,10 @@ const (
 // The records are streamed into Parquet data files as they are read,
 // partitioned by the table's spec and rolled at the catalog's target file
 // size; only the data files' metadata is kept, so memory stays bounded
-// whatever the input's size (see the package keys documentation for what an
-// upsert keeps per key). props are added to the snapshot summary (keys must
+// whatever the input's size: a few batches and one buffered row group
+// (≤ 32 MiB, 256Ki rows) per partition written to at once. An upsert also
+// keeps its input's keys, compactly: about 24 MB per million keys of a
+// one-column key. props are added to the snapshot summary (keys must
 // contain a "." and not start with "partitions.", e.g. "lakeplane.job-id").
 //
 // If another writer commits first, Write refreshes the table and commits
@@ -112,6 +115,12 @@ func (c *Catalog) Write(ctx context.Context, id string, mode WriteMode, records 
 	}
 	w.props[PropWriteID] = w.writeID
 	w.props[PropWriteMode] = mode.String()
+
+	for _, f := range tbl.Schema().Fields() {
+		if f.Required && len(records.Schema().FieldIndices(f.Name)) != 1 {
+			return 0, fmt.Errorf("dataset %s: %w", id, &fault.FieldError{Column: f.Name, Reason: "the records lack this required column"})
+		}
+	}
 
 	var snap int64
 	switch mode {
@@ -169,7 +178,7 @@ type writer struct {
 }
 
 func (w *writer) append(ctx context.Context, tbl *table.Table, records array.RecordReader) (int64, error) {
-	files, err := w.writeFiles(ctx, tbl, records.Schema(), recordBatches(ctx, records, nil))
+	files, err := w.writeFiles(ctx, tbl, records.Schema(), w.input(ctx, tbl, records, nil))
 	if err != nil {
 		return 0, err
 	}
@@ -182,7 +191,7 @@ func (w *writer) append(ctx context.Context, tbl *table.Table, records array.Rec
 }
 
 func (w *writer) overwrite(ctx context.Context, tbl *table.Table, records array.RecordReader) (int64, error) {
-	files, err := w.writeFiles(ctx, tbl, records.Schema(), recordBatches(ctx, records, nil))
+	files, err := w.writeFiles(ctx, tbl, records.Schema(), w.input(ctx, tbl, records, nil))
 	if err != nil {
 		return 0, err
 	}
@@ -195,6 +204,61 @@ func (w *writer) overwrite(ctx context.Context, tbl *table.Table, records array.
 			return errNoChange
 		}
 		return tx.ReplaceDataFilesWithDataFiles(ctx, old, files, w.props, table.WithoutDuplicateCheck())
+	})
+}
+
+// input streams the records of a write, checked, because iceberg-go writes
+// what it is given: a null in a required column would be stored as a zero
+// value, and a decimal beyond its column's precision as a wrapped-around
+// number. onBatch, if set, sees each batch too.
+func (w *writer) input(ctx context.Context, tbl *table.Table, records array.RecordReader, onBatch func(arrow.RecordBatch) error) iter.Seq2[arrow.RecordBatch, error] {
+	type check struct {
+		name      string
+		required  bool
+		precision int32 // of a decimal column; 0 otherwise
+	}
+	var checks []check
+	for _, f := range tbl.Schema().Fields() {
+		c := check{name: f.Name, required: f.Required}
+		if dt, ok := f.Type.(iceberg.DecimalType); ok {
+			c.precision = int32(dt.Precision())
+		}
+		if c.required || c.precision > 0 {
+			checks = append(checks, c)
+		}
+	}
+	var seen int64
+	return recordBatches(ctx, records, func(rec arrow.RecordBatch) error {
+		for _, c := range checks {
+			idx := rec.Schema().FieldIndices(c.name)
+			if len(idx) != 1 {
+				if c.required {
+					return &fault.FieldError{Column: c.name, Reason: "the records lack this required column"}
+				}
+				continue
+			}
+			col := rec.Column(idx[0])
+			if c.required && col.NullN() > 0 {
+				row := 0
+				for col.IsValid(row) {
+					row++
+				}
+				return &fault.FieldError{Row: seen + int64(row) + 1, Column: c.name, Reason: "null in a required column"}
+			}
+			if dec, ok := col.(*array.Decimal128); ok && c.precision > 0 {
+				for row := 0; row < dec.Len(); row++ {
+					if dec.IsValid(row) && !dec.Value(row).FitsInPrecision(c.precision) {
+						return &fault.FieldError{Row: seen + int64(row) + 1, Column: c.name,
+							Reason: fmt.Sprintf("the value has more than the column's %d digits", c.precision)}
+					}
+				}
+			}
+		}
+		seen += rec.NumRows()
+		if onBatch != nil {
+			return onBatch(rec)
+		}
+		return nil
 	})
 }
 
