@@ -342,13 +342,13 @@ func TestCancelRunningIngest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if j.GetJob().GetProgress().GetRowsRead() > 0 {
+		if j.GetJob().GetState() == lakeplanev1.JobState_RUNNING {
 			break
 		}
-		if j.GetJob().GetState() != lakeplanev1.JobState_QUEUED && j.GetJob().GetState() != lakeplanev1.JobState_RUNNING || time.Now().After(deadline) {
-			t.Fatalf("job never showed progress: %v", j.GetJob())
+		if j.GetJob().GetState() != lakeplanev1.JobState_QUEUED || time.Now().After(deadline) {
+			t.Fatalf("job never ran: %v", j.GetJob())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	asked := time.Now()
 	if code := r.do(t, "POST", "/v1/jobs/"+id+":cancel", "", map[string]any{}, nil); code != 200 {
