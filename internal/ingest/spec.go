@@ -53,6 +53,12 @@ func (s *IngestSpec) validate() error {
 	default:
 		return fault.Invalid("mode", "unknown mode %q (APPEND, OVERWRITE or UPSERT)", s.Mode)
 	}
+	if s.DedupeLast {
+		// Keeping the last row of a key needs a second pass over the file
+		// that the streaming writer does not make yet; accepting the flag
+		// and ignoring it would load the wrong rows.
+		return fault.Invalid("dedupe", "LAST is not supported yet: remove the duplicate keys from the source, or load it with APPEND")
+	}
 	if s.MaxBadRows < 0 {
 		return fault.Invalid("maxBadRows", "must not be negative")
 	}
