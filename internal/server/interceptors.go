@@ -48,15 +48,23 @@ func RequestID(ctx context.Context) string { return callFrom(ctx).requestID }
 //  4. metrics and tracing: otelgrpc, installed as the server's stats handler;
 //  5. authentication: the bearer key becomes a Principal on the context;
 //  6. authorization: the method's role table decides;
-//  7. errors: a handler's error becomes exactly one gRPC status.
-func chain(logger *slog.Logger, authn auth.Authenticator) []grpc.ServerOption {
+//  7. audit (unary calls that change state): one event per call, with its
+//     outcome, once it has ended;
+//  8. errors: a handler's error becomes exactly one gRPC status.
+func chain(logger *slog.Logger, authn auth.Authenticator, audit grpc.UnaryServerInterceptor) []grpc.ServerOption {
 	authUnary, authStream := auth.Interceptors(authn)
+	if audit == nil {
+		audit = func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			return handler(ctx, req)
+		}
+	}
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(
 			recoveryUnary(logger),
 			requestIDUnary,
 			loggingUnary(logger),
 			authUnary,
+			audit,
 			errorsUnary,
 		),
 		grpc.ChainStreamInterceptor(

@@ -47,7 +47,9 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
 	Authenticator   auth.Authenticator
-	Telemetry       *telemetry.Telemetry
+	// Audit, when set, records the calls that change state (see chain).
+	Audit     grpc.UnaryServerInterceptor
+	Telemetry *telemetry.Telemetry
 	// Ready reports whether the server can do its work (e.g. the store
 	// answers); GET /healthz and the gRPC health service follow it.
 	Ready func(context.Context) error
@@ -68,7 +70,7 @@ type Server struct {
 // known (and a port taken is reported) before Serve.
 func New(ctx context.Context, opts Options, services Services) (*Server, error) {
 	s := &Server{opts: opts}
-	serverOpts := append(chain(opts.Logger, opts.Authenticator),
+	serverOpts := append(chain(opts.Logger, opts.Authenticator, opts.Audit),
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithMeterProvider(opts.Telemetry.Meters),
 			otelgrpc.WithTracerProvider(opts.Telemetry.Tracers),

@@ -52,6 +52,7 @@ const (
 // for concurrent use.
 type Store interface {
 	Datasets
+	Audit
 	Jobs
 
 	// Ping checks that the backing database can be reached.

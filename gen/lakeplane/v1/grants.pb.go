@@ -2685,8 +2685,14 @@ type AuditEvent struct {
 	Resource string           `protobuf:"bytes,6,opt,name=resource,proto3" json:"resource,omitempty"`
 	Details  *structpb.Struct `protobuf:"bytes,7,opt,name=details,proto3" json:"details,omitempty"`
 	// SHA-256 over the previous event's hash and this event's canonical form.
-	Hash          string `protobuf:"bytes,8,opt,name=hash,proto3" json:"hash,omitempty"`
-	PreviousHash  string `protobuf:"bytes,9,opt,name=previous_hash,json=previousHash,proto3" json:"previous_hash,omitempty"`
+	Hash         string `protobuf:"bytes,8,opt,name=hash,proto3" json:"hash,omitempty"`
+	PreviousHash string `protobuf:"bytes,9,opt,name=previous_hash,json=previousHash,proto3" json:"previous_hash,omitempty"`
+	// The caller's groups.
+	Groups []string `protobuf:"bytes,10,rep,name=groups,proto3" json:"groups,omitempty"`
+	// The gRPC code the call ended with, e.g. OK or PERMISSION_DENIED.
+	Outcome string `protobuf:"bytes,11,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	// SHA-256 of the request message.
+	RequestDigest string `protobuf:"bytes,12,opt,name=request_digest,json=requestDigest,proto3" json:"request_digest,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2784,15 +2790,38 @@ func (x *AuditEvent) GetPreviousHash() string {
 	return ""
 }
 
+func (x *AuditEvent) GetGroups() []string {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetOutcome() string {
+	if x != nil {
+		return x.Outcome
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetRequestDigest() string {
+	if x != nil {
+		return x.RequestDigest
+	}
+	return ""
+}
+
 // ListAuditEventsRequest pages through audit events.
 type ListAuditEventsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	PageSize      int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
-	Principal     string                 `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
-	Resource      string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	PageSize  int32                  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string                 `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	Principal string                 `protobuf:"bytes,3,opt,name=principal,proto3" json:"principal,omitempty"`
+	Resource  string                 `protobuf:"bytes,4,opt,name=resource,proto3" json:"resource,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The full gRPC method, e.g. /lakeplane.v1.IngestService/DeleteDataset.
+	Method        string `protobuf:"bytes,7,opt,name=method,proto3" json:"method,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2867,6 +2896,13 @@ func (x *ListAuditEventsRequest) GetEndTime() *timestamppb.Timestamp {
 		return x.EndTime
 	}
 	return nil
+}
+
+func (x *ListAuditEventsRequest) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
 }
 
 // ListAuditEventsResponse is one page of audit events.
@@ -3204,7 +3240,7 @@ const file_lakeplane_v1_grants_proto_rawDesc = "" +
 	"\x06failed\x18\x03 \x01(\x05R\x06failed\x128\n" +
 	"\aresults\x18\x04 \x03(\v2\x1e.lakeplane.v1.SyncActionResultR\aresults\"E\n" +
 	"\x11ApplySyncResponse\x120\n" +
-	"\x06result\x18\x01 \x01(\v2\x18.lakeplane.v1.SyncResultR\x06result\"\xa6\x02\n" +
+	"\x06result\x18\x01 \x01(\v2\x18.lakeplane.v1.SyncResultR\x06result\"\xff\x02\n" +
 	"\n" +
 	"AuditEvent\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
@@ -3215,7 +3251,11 @@ const file_lakeplane_v1_grants_proto_rawDesc = "" +
 	"\bresource\x18\x06 \x01(\tR\bresource\x121\n" +
 	"\adetails\x18\a \x01(\v2\x17.google.protobuf.StructR\adetails\x12\x12\n" +
 	"\x04hash\x18\b \x01(\tR\x04hash\x12#\n" +
-	"\rprevious_hash\x18\t \x01(\tR\fpreviousHash\"\x80\x02\n" +
+	"\rprevious_hash\x18\t \x01(\tR\fpreviousHash\x12\x16\n" +
+	"\x06groups\x18\n" +
+	" \x03(\tR\x06groups\x12\x18\n" +
+	"\aoutcome\x18\v \x01(\tR\aoutcome\x12%\n" +
+	"\x0erequest_digest\x18\f \x01(\tR\rrequestDigest\"\x98\x02\n" +
 	"\x16ListAuditEventsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -3224,7 +3264,8 @@ const file_lakeplane_v1_grants_proto_rawDesc = "" +
 	"\bresource\x18\x04 \x01(\tR\bresource\x129\n" +
 	"\n" +
 	"start_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\"s\n" +
+	"\bend_time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x16\n" +
+	"\x06method\x18\a \x01(\tR\x06method\"s\n" +
 	"\x17ListAuditEventsResponse\x120\n" +
 	"\x06events\x18\x01 \x03(\v2\x18.lakeplane.v1.AuditEventR\x06events\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x17\n" +
