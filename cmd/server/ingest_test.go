@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/text/encoding/korean"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
 	"github.com/lakeplane/lakeplane/internal/objects"
@@ -33,8 +34,17 @@ func (r *running) landing(t *testing.T, name string, content []byte) string {
 // watch follows a job over gRPC until it ends and returns its last state.
 func (r *running) watch(t *testing.T, id string) *lakeplanev1.Job {
 	t.Helper()
+	return r.watchWithKey(t, id, "")
+}
+
+// watchWithKey is watch for a caller with an API key.
+func (r *running) watchWithKey(t *testing.T, id, key string) *lakeplanev1.Job {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if key != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+key)
+	}
 	stream, err := lakeplanev1.NewIngestServiceClient(r.conn).WatchJob(ctx, &lakeplanev1.WatchJobRequest{Id: id})
 	if err != nil {
 		t.Fatal(err)

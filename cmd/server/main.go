@@ -20,6 +20,8 @@ import (
 	"github.com/lakeplane/lakeplane/internal/audit/trail"
 	"github.com/lakeplane/lakeplane/internal/auth"
 	"github.com/lakeplane/lakeplane/internal/config"
+	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/govern"
 	"github.com/lakeplane/lakeplane/internal/ingest"
 	"github.com/lakeplane/lakeplane/internal/job"
 	"github.com/lakeplane/lakeplane/internal/jobrun"
@@ -121,15 +123,21 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		return err
 	}
 
+	grants, err := govern.New(ctx, st, cfg.GradeTagKey, cfg.GradeLevels, cfg.GradeLabels)
+	if err != nil {
+		return err
+	}
 	loader := &ingest.Loader{Datasets: st, Sources: sources, Rejects: rejects, RejectsDir: "file://" + filepath.ToSlash(rejectsDir), Tables: a.tables}
 	a.workers = jobrun.New(st, map[job.Kind]jobrun.Executor{job.Ingest: loader.Run}, jobrun.Options{Workers: cfg.Workers, Logger: a.logger})
 	datasets := ingest.NewService(ingest.Deps{
-		Datasets:    st,
-		Tables:      a.tables,
-		Jobs:        st,
-		Sources:     sources,
-		GradeLevels: cfg.GradeLevels,
-		JobQueued:   a.workers.Notify,
+		Datasets:        st,
+		Tables:          a.tables,
+		Jobs:            st,
+		Sources:         sources,
+		GradeLevels:     cfg.GradeLevels,
+		JobQueued:       a.workers.Notify,
+		DatasetChanged:  grants.DatasetChanged,
+		ReadableColumns: readableColumns(grants.Index()),
 	})
 	a.server, err = server.New(ctx, server.Options{
 		GRPCAddr:        cfg.GRPCAddr,
@@ -142,15 +150,15 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		Ready:           st.Ping,
 	}, server.Services{
 		Ingest: ingest.NewHandler(datasets),
-		Grants: grantsServer{audit: trail.NewHandler(st)},
+		Grants: grantsServer{Handler: govern.NewHandler(grants), audit: trail.NewHandler(st)},
 	})
 	return err
 }
 
-// grantsServer is the GrantsService: the audit trail's calls now, the
-// rest as the grants area lands.
+// grantsServer is the GrantsService: tags, grants and checks from govern,
+// the audit trail's calls from trail.
 type grantsServer struct {
-	lakeplanev1.UnimplementedGrantsServiceServer
+	*govern.Handler
 	audit *trail.Handler
 }
 
@@ -160,6 +168,30 @@ func (g grantsServer) ListAuditEvents(ctx context.Context, req *lakeplanev1.List
 
 func (g grantsServer) VerifyAuditLog(ctx context.Context, req *lakeplanev1.VerifyAuditLogRequest) (*lakeplanev1.VerifyAuditLogResponse, error) {
 	return g.audit.VerifyAuditLog(ctx, req)
+}
+
+// readableColumns answers, for PreviewRows, which columns of a dataset the
+// caller's groups may read: the union over its groups. Admins read all.
+func readableColumns(ix *govern.Index) func(ctx context.Context, d *dataset.Dataset) (map[string]bool, error) {
+	return func(ctx context.Context, d *dataset.Dataset) (map[string]bool, error) {
+		p, ok := auth.FromContext(ctx)
+		if !ok {
+			return map[string]bool{}, nil
+		}
+		if p.HasRole(auth.Admin) {
+			return nil, nil
+		}
+		ns, table, _ := dataset.SplitID(d.ID)
+		open := map[string]bool{}
+		var cols []string
+		for _, g := range p.Groups {
+			cols = ix.ReadableColumns(cols[:0], g, ns, table)
+			for _, c := range cols {
+				open[c] = true
+			}
+		}
+		return open, nil
+	}
 }
 
 // serve runs the workers and the server until ctx ends.

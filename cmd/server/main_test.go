@@ -325,7 +325,7 @@ func TestErrorCodes(t *testing.T) {
 		{"dropping a column", "PATCH", "/v1/datasets/credit.loans", map[string]any{"columns": []any{map[string]any{"name": "loan_id", "type": "INT64"}}}, 400, codes.FailedPrecondition, "would be dropped"},
 		{"partition change", "PATCH", "/v1/datasets/credit.loans", map[string]any{"partitionBy": []any{}}, 400, codes.InvalidArgument, "partition_by"},
 		{"bad page token", "GET", "/v1/datasets?pageToken=garbage", nil, 400, codes.InvalidArgument, "pageToken"},
-		{"unimplemented names the area", "POST", "/v1/grants:resolve", map[string]any{"group": "g", "grade": 1}, 501, codes.Unimplemented, "grants area"},
+		{"unimplemented names the area", "POST", "/v1/lakeformation:plan", map[string]any{}, 501, codes.Unimplemented, "grants area"},
 		{"unimplemented storage", "POST", "/v1/objects:countLines", map[string]any{"uri": "file:///x"}, 501, codes.Unimplemented, "storage area"},
 	}
 	for _, tt := range tests {
@@ -351,7 +351,6 @@ func TestErrorCodes(t *testing.T) {
 
 func TestAPIKeyAuthentication(t *testing.T) {
 	keys := map[string]string{"eng": "engineer-secret-key", "ana": "analyst-secret-key"}
-	hash := func(k string) string { s := sha256.Sum256([]byte(k)); return hex.EncodeToString(s[:]) }
 	cfgFile := filepath.Join(t.TempDir(), "lakeplane.yaml")
 	yaml := fmt.Sprintf(`auth: apikey
 apiKeys:
@@ -364,7 +363,7 @@ apiKeys:
 roles:
   engineer: [data-eng]
   analyst: [analysts]
-`, hash(keys["eng"]), hash(keys["ana"]))
+`, sha(keys["eng"]), sha(keys["ana"]))
 	if err := os.WriteFile(cfgFile, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -449,4 +448,10 @@ func grepLines(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// sha is the hex SHA-256 of an API key, as the configuration holds it.
+func sha(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
 }

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
+	"github.com/lakeplane/lakeplane/internal/paging"
 )
 
 // ListSnapshots implements lakeplanev1.IngestServiceServer. The history is
@@ -21,7 +22,7 @@ func (h *Handler) ListSnapshots(ctx context.Context, req *lakeplanev1.ListSnapsh
 	if err != nil {
 		return nil, err
 	}
-	start, end, next, err := pageBounds(len(snaps), int(req.GetPageSize()), req.GetPageToken())
+	start, end, next, err := paging.Bounds(len(snaps), int(req.GetPageSize()), req.GetPageToken())
 	if err != nil {
 		return nil, err
 	}

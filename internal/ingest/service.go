@@ -35,6 +35,8 @@ type Service struct {
 	sources     ObjectReader
 	gradeLevels int
 	jobQueued   func()
+	changed     func(ctx context.Context, id string) error
+	readable    func(ctx context.Context, d *dataset.Dataset) (map[string]bool, error)
 }
 
 // Deps are what a Service works with.
@@ -49,11 +51,18 @@ type Deps struct {
 	GradeLevels int
 	// JobQueued, when set, is called after a job is queued (to wake a worker).
 	JobQueued func()
+	// DatasetChanged, when set, is told of every dataset created, updated
+	// or deleted (the access index follows datasets' grades through it).
+	DatasetChanged func(ctx context.Context, id string) error
+	// ReadableColumns, when set, says which columns of a dataset the caller
+	// may read (nil: all); PreviewRows shows no others.
+	ReadableColumns func(ctx context.Context, d *dataset.Dataset) (map[string]bool, error)
 }
 
 // NewService returns a Service.
 func NewService(d Deps) *Service {
-	return &Service{store: d.Datasets, tables: d.Tables, jobs: d.Jobs, sources: d.Sources, gradeLevels: d.GradeLevels, jobQueued: d.JobQueued}
+	return &Service{store: d.Datasets, tables: d.Tables, jobs: d.Jobs, sources: d.Sources, gradeLevels: d.GradeLevels, jobQueued: d.JobQueued,
+		changed: d.DatasetChanged, readable: d.ReadableColumns}
 }
 
 // Tables keeps the Iceberg tables of datasets.
@@ -83,7 +92,19 @@ func (s *Service) CreateDataset(ctx context.Context, d *dataset.Dataset) (*datas
 		}
 		return nil, fmt.Errorf("create table of dataset %q: %w", d.ID, err)
 	}
-	return created, nil
+	return created, s.notifyChanged(ctx, created.ID)
+}
+
+// notifyChanged tells the listener of a dataset change. The change is
+// stored already; a listener that fails to follow is reported, not undone.
+func (s *Service) notifyChanged(ctx context.Context, id string) error {
+	if s.changed == nil {
+		return nil
+	}
+	if err := s.changed(context.WithoutCancel(ctx), id); err != nil {
+		return fmt.Errorf("dataset %q changed, but the access index did not follow: %w", id, err)
+	}
+	return nil
 }
 
 // TableStats returns the current snapshot's figures of a dataset's table.
@@ -107,7 +128,8 @@ func (s *Service) Snapshots(ctx context.Context, id string) ([]tables.Snapshot, 
 	return snaps, nil
 }
 
-// Preview reads the first rows of a dataset's table.
+// Preview reads the first rows of a dataset's table; the dataset returned
+// holds only the columns the caller may read.
 func (s *Service) Preview(ctx context.Context, id string, limit int) (*dataset.Dataset, arrow.RecordBatch, error) {
 	switch {
 	case limit < 0:
@@ -120,6 +142,20 @@ func (s *Service) Preview(ctx context.Context, id string, limit int) (*dataset.D
 	d, err := s.GetDataset(ctx, id)
 	if err != nil {
 		return nil, nil, err
+	}
+	if s.readable != nil {
+		readable, err := s.readable(ctx, d)
+		if err != nil {
+			return nil, nil, err
+		}
+		if readable != nil {
+			kept := d.Clone()
+			kept.Columns = slices.DeleteFunc(kept.Columns, func(c dataset.Column) bool { return !readable[c.Name] })
+			if len(kept.Columns) == 0 {
+				return nil, nil, fault.Denied("no column of dataset %q is open to the caller's groups", id)
+			}
+			d = kept
+		}
 	}
 	rec, err := s.tables.Preview(ctx, id, limit)
 	if err != nil {
@@ -197,7 +233,7 @@ func (s *Service) UpdateDataset(ctx context.Context, next *dataset.Dataset, path
 		return nil, fmt.Errorf("update dataset %q: %w", next.ID, err)
 	}
 	if slices.EqualFunc(current.Columns, updated.Columns, sameStorage) {
-		return updated, nil
+		return updated, s.notifyChanged(ctx, updated.ID)
 	}
 	if err := s.tables.Evolve(ctx, updated); err != nil {
 		// Put the record back as it was, so that it keeps describing the table.
@@ -207,7 +243,7 @@ func (s *Service) UpdateDataset(ctx context.Context, next *dataset.Dataset, path
 		}
 		return nil, fmt.Errorf("evolve table of dataset %q: %w", next.ID, err)
 	}
-	return updated, nil
+	return updated, s.notifyChanged(ctx, updated.ID)
 }
 
 func applyPath(dst, src *dataset.Dataset, path string) error {
@@ -272,5 +308,5 @@ func (s *Service) DeleteDataset(ctx context.Context, id, etag string, purge bool
 	if err := s.store.DeleteDataset(ctx, id, d.Etag); err != nil {
 		return fmt.Errorf("delete dataset %q: %w", id, err)
 	}
-	return nil
+	return s.notifyChanged(ctx, id)
 }

@@ -52,6 +52,7 @@ const (
 // for concurrent use.
 type Store interface {
 	Datasets
+	Grants
 	Audit
 	Jobs
 

@@ -1,0 +1,496 @@
+package govern
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lakeplane/lakeplane/internal/fault"
+	"github.com/lakeplane/lakeplane/internal/store"
+)
+
+// GrantSpec is a group grant as asked for: group reads grades Grade..N
+// with Permissions, narrowed to Domains when there are any.
+type GrantSpec struct {
+	Group       string
+	Grade       int
+	Permissions []Permission
+	Domains     []string
+}
+
+// maxGroupLength bounds group names.
+const maxGroupLength = 256
+
+// checkGrantSpec checks a grant against the scale and the domain key; field
+// prefixes the names of the fields in errors.
+func (s *Service) checkGrantSpec(ctx context.Context, g GrantSpec, field string) error {
+	if g.Group == "" || len(g.Group) > maxGroupLength {
+		return fault.Invalid(field+"group", "must be 1 to %d characters", maxGroupLength)
+	}
+	if g.Grade < 1 || g.Grade > s.scale.Levels {
+		return fault.Invalid(field+"grade", "%d is not a grade (1..%d)", g.Grade, s.scale.Levels)
+	}
+	if len(g.Permissions) == 0 {
+		return fault.Invalid(field+"permissions", "must name at least one permission")
+	}
+	for i, p := range g.Permissions {
+		if p >= numPermissions {
+			return fault.Invalid(fmt.Sprintf("%spermissions[%d]", field, i), "is not a permission")
+		}
+	}
+	if len(g.Domains) == 0 {
+		return nil
+	}
+	key, err := s.st.GetTagKey(ctx, s.domainKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return fault.Invalid(field+"domains", "the domain tag key %q is not defined", s.domainKey)
+	}
+	if err != nil {
+		return fmt.Errorf("check domains: %w", err)
+	}
+	for i, d := range g.Domains {
+		if !slices.Contains(key.Values, d) {
+			return fault.Invalid(fmt.Sprintf("%sdomains[%d]", field, i), "%q is not a value of tag key %q", d, s.domainKey)
+		}
+	}
+	return nil
+}
+
+// permSetOf collects permissions into a set.
+func permSetOf(ps []Permission) PermSet {
+	var s PermSet
+	for _, p := range ps {
+		s = s.With(p)
+	}
+	return s
+}
+
+// CreateGroupGrant stores a group grant.
+func (s *Service) CreateGroupGrant(ctx context.Context, g GrantSpec) (*store.GroupGrant, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkGrantSpec(ctx, g, "groupGrant."); err != nil {
+		return nil, err
+	}
+	created, err := s.st.CreateGroupGrant(ctx, &store.GroupGrant{
+		Group: g.Group, Grade: g.Grade, Permissions: permSetOf(g.Permissions).Names(), Domains: sortedUnique(g.Domains),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create group grant: %w", err)
+	}
+	s.ix.SetGrant(created)
+	return created, nil
+}
+
+// ListGroupGrants returns one page of group grants, of one group or all.
+func (s *Service) ListGroupGrants(ctx context.Context, group string, pageSize int, pageToken string) (store.Page[*store.GroupGrant], error) {
+	if pageSize < 0 {
+		return store.Page[*store.GroupGrant]{}, fault.Invalid("pageSize", "must not be negative")
+	}
+	page, err := s.st.ListGroupGrants(ctx, store.ListGroupGrantsOptions{Group: group, PageSize: pageSize, PageToken: pageToken})
+	if errors.Is(err, store.ErrInvalidPageToken) {
+		return page, fault.Invalid("pageToken", "is not a token this listing issued")
+	}
+	if err != nil {
+		return page, fmt.Errorf("list group grants: %w", err)
+	}
+	return page, nil
+}
+
+// DeleteGroupGrant deletes a group grant.
+func (s *Service) DeleteGroupGrant(ctx context.Context, id string) error {
+	if id == "" {
+		return fault.Invalid("id", "is required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.st.DeleteGroupGrant(ctx, id); err != nil {
+		return fmt.Errorf("delete group grant: %w", err)
+	}
+	s.ix.RemoveGrant(id)
+	return nil
+}
+
+// TagCondition is one key of a tag expression: the key has one of Values.
+type TagCondition struct {
+	Key    string
+	Values []string
+}
+
+// LFGrant is one Lake Formation GrantPermissions call with an LFTagPolicy
+// resource: Permissions on the ResourceType resources whose tags match all
+// the conditions of Expression.
+type LFGrant struct {
+	Principal    string
+	ResourceType string // "DATABASE" or "TABLE"
+	Expression   []TagCondition
+	Permissions  PermSet
+}
+
+// Resolution is what a group grant means in Lake Formation.
+type Resolution struct {
+	LFGrants   []LFGrant
+	Accessible []AccessibleTable
+}
+
+// expression returns the tag expression of a grant.
+func (s *Service) expression(grade int, domains []string) []TagCondition {
+	expr := []TagCondition{{Key: s.scale.Key, Values: s.scale.inValues(grade)}}
+	if len(domains) > 0 {
+		expr = append(expr, TagCondition{Key: s.domainKey, Values: sortedUnique(domains)})
+	}
+	return expr
+}
+
+// ResolveGrant computes, without storing anything, the Lake Formation
+// grants that realise a group grant and every table it opens.
+func (s *Service) ResolveGrant(ctx context.Context, g GrantSpec) (*Resolution, error) {
+	if err := s.checkGrantSpec(ctx, g, ""); err != nil {
+		return nil, err
+	}
+	perms := permSetOf(g.Permissions)
+	expr := s.expression(g.Grade, g.Domains)
+	res := &Resolution{LFGrants: []LFGrant{
+		{Principal: g.Group, ResourceType: "TABLE", Expression: expr, Permissions: perms},
+		{Principal: g.Group, ResourceType: "DATABASE", Expression: expr, Permissions: PermSet(0).With(Describe)},
+	}}
+	snap := s.ix.load()
+	res.Accessible = snap.resolve(g.Grade, perms, g.Domains)
+	return res, nil
+}
+
+// Resolve returns every table that a grant of grade with perms, narrowed to
+// domains when there are any, would open, in (database, table) order.
+func (ix *Index) Resolve(grade int, perms PermSet, domains []string) []AccessibleTable {
+	return ix.load().resolve(grade, perms, domains)
+}
+
+// resolve implements Resolve on one snapshot.
+func (s *snapshot) resolve(grade int, perms PermSet, domains []string) []AccessibleTable {
+	cg := s.hypothetical(grade, perms, domains)
+	var out []AccessibleTable
+	s.eachTable("", "", func(t *tableEntry) bool {
+		if at, ok := accessible([]*compiledGrant{cg}, t); ok {
+			out = append(out, at)
+		}
+		return true
+	})
+	return out
+}
+
+// unknownDomain stands for a domain value no resource carries.
+const unknownDomain = 0xFFFF
+
+// hypothetical compiles a grant that is not stored, against s's domain ids.
+func (s *snapshot) hypothetical(grade int, perms PermSet, domains []string) *compiledGrant {
+	cg := &compiledGrant{grade: noGrade, perms: perms}
+	if grade >= 1 && grade <= s.scale.Levels {
+		cg.grade = uint8(grade)
+	}
+	for _, d := range domains {
+		id, ok := s.domainIDs[d]
+		if !ok {
+			id = unknownDomain
+		}
+		cg.domains = append(cg.domains, id)
+	}
+	slices.Sort(cg.domains)
+	cg.domains = slices.Compact(cg.domains)
+	return cg
+}
+
+// Check asks whether any of Groups holds Permission on Columns (all of the
+// table's when empty) of Database.Table.
+type Check struct {
+	Groups     []string
+	Database   string
+	Table      string
+	Columns    []string
+	Permission Permission
+}
+
+// Decision answers a Check.
+type Decision struct {
+	Allowed        bool
+	AllowedColumns []string
+	DeniedColumns  []string
+	Reason         string
+}
+
+// CheckAccess decides a check from the index. An unknown table or column
+// is denied, with the reason saying so.
+func (s *Service) CheckAccess(c Check) (Decision, error) {
+	if err := checkCheck(c, ""); err != nil {
+		return Decision{}, err
+	}
+	return s.ix.load().decide(c), nil
+}
+
+// BatchCheckAccess decides up to MaxBatchChecks checks, in order.
+func (s *Service) BatchCheckAccess(cs []Check) ([]Decision, error) {
+	if len(cs) == 0 || len(cs) > MaxBatchChecks {
+		return nil, fault.Invalid("checks", "must hold 1 to %d checks, not %d", MaxBatchChecks, len(cs))
+	}
+	for i, c := range cs {
+		if err := checkCheck(c, fmt.Sprintf("checks[%d].", i)); err != nil {
+			return nil, err
+		}
+	}
+	snap := s.ix.load() // one state for the whole batch
+	out := make([]Decision, len(cs))
+	for i, c := range cs {
+		out[i] = snap.decide(c)
+	}
+	return out, nil
+}
+
+// checkCheck checks the form of a check.
+func checkCheck(c Check, field string) error {
+	if c.Database == "" {
+		return fault.Invalid(field+"database", "is required")
+	}
+	if c.Table == "" {
+		return fault.Invalid(field+"table", "is required")
+	}
+	if c.Permission >= numPermissions {
+		return fault.Invalid(field+"permission", "is not a permission")
+	}
+	for i, col := range c.Columns {
+		if col == "" {
+			return fault.Invalid(fmt.Sprintf("%scolumns[%d]", field, i), "is empty")
+		}
+	}
+	return nil
+}
+
+// decide answers one check against the snapshot.
+func (s *snapshot) decide(c Check) Decision {
+	t := s.table(c.Database, c.Table)
+	if t == nil {
+		return Decision{DeniedColumns: slices.Clone(c.Columns), Reason: fmt.Sprintf("%s on %s.%s denied: no such table", c.Permission, c.Database, c.Table)}
+	}
+	var groups []*groupEntry
+	for _, name := range c.Groups {
+		if g := s.groups[name]; g != nil {
+			groups = append(groups, g)
+		}
+	}
+	cols := c.Columns
+	if len(cols) == 0 {
+		cols = make([]string, len(t.cols))
+		for i := range t.cols {
+			cols[i] = t.cols[i].name
+		}
+	}
+	d := Decision{AllowedColumns: []string{}, DeniedColumns: []string{}}
+	var firstDenied = -2 // column index of the first denied column; -1: the table; -2: none
+	deniedUnknown := ""
+	decidingGrants := map[*compiledGrant][]string{}
+	var order []*compiledGrant
+	decideOne := func(name string, ci int) {
+		for _, g := range groups {
+			if !g.allows(c.Permission, t, ci) {
+				continue
+			}
+			for _, cg := range g.grants {
+				if cg.allows(c.Permission, t, ci) {
+					if _, ok := decidingGrants[cg]; !ok {
+						order = append(order, cg)
+					}
+					decidingGrants[cg] = append(decidingGrants[cg], name)
+					break
+				}
+			}
+			d.AllowedColumns = append(d.AllowedColumns, name)
+			return
+		}
+		d.DeniedColumns = append(d.DeniedColumns, name)
+		if firstDenied == -2 && deniedUnknown == "" {
+			firstDenied = ci
+		}
+	}
+	if len(t.cols) == 0 && len(c.Columns) == 0 {
+		decideOne("", -1)
+		d.AllowedColumns, d.DeniedColumns = []string{}, []string{}
+		d.Allowed = firstDenied == -2
+	} else {
+		for _, name := range cols {
+			ci, ok := t.colIdx[name]
+			if !ok {
+				d.DeniedColumns = append(d.DeniedColumns, name)
+				if firstDenied == -2 && deniedUnknown == "" {
+					deniedUnknown = name
+				}
+				continue
+			}
+			decideOne(name, ci)
+		}
+		d.Allowed = len(d.DeniedColumns) == 0 && len(d.AllowedColumns) > 0
+	}
+	where := t.db + "." + t.name
+	switch {
+	case deniedUnknown != "":
+		d.Reason = fmt.Sprintf("%s on %s denied: the table has no column %q", c.Permission, where, deniedUnknown)
+	case firstDenied != -2:
+		d.Reason = s.denyReason(c, groups, t, firstDenied)
+	case d.Allowed:
+		var parts []string
+		for _, cg := range order {
+			part := fmt.Sprintf("group %q grant %s (%s)", cg.g.Group, cg.g.ID, s.exprText(cg))
+			if len(t.cols) > 0 {
+				part += fmt.Sprintf(" opens %s", columnsText(t, decidingGrants[cg]))
+			} else {
+				part += fmt.Sprintf(" matches the table (%s)", s.tagsText(t.grade, t.gradeFrom, t.domain, t.domainFrom))
+			}
+			parts = append(parts, part)
+		}
+		d.Reason = fmt.Sprintf("%s on %s allowed: %s", c.Permission, where, strings.Join(parts, "; "))
+	default:
+		d.Reason = fmt.Sprintf("%s on %s denied: the table has no columns to check", c.Permission, where)
+	}
+	return d
+}
+
+// columnsText names the columns a grant opened, with their tag values.
+func columnsText(t *tableEntry, names []string) string {
+	const most = 5
+	var parts []string
+	for i, n := range names {
+		if i == most {
+			parts = append(parts, fmt.Sprintf("and %d more", len(names)-most))
+			break
+		}
+		c := &t.cols[t.colIdx[n]]
+		part := fmt.Sprintf("%s (grade=%d %s", n, c.grade, fromNames[c.gradeFrom])
+		if c.domain != 0 {
+			part += fmt.Sprintf(", domain %s", fromNames[c.domainFrom])
+		}
+		parts = append(parts, part+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// domainName returns the value of a domain id.
+func (s *snapshot) domainName(id uint16) string {
+	for v, x := range s.domainIDs {
+		if x == id {
+			return v
+		}
+	}
+	return "?"
+}
+
+// exprText renders a grant's expression as Lake Formation would.
+func (s *snapshot) exprText(cg *compiledGrant) string {
+	text := fmt.Sprintf("%s IN (%s)", s.scale.Key, strings.Join(s.scale.inValues(int(cg.grade)), ","))
+	if len(cg.domains) > 0 {
+		var ds []string
+		for _, id := range cg.domains {
+			ds = append(ds, s.domainName(id))
+		}
+		slices.Sort(ds)
+		text += fmt.Sprintf(" AND %s IN (%s)", s.domainKey, strings.Join(ds, ","))
+	}
+	return text
+}
+
+// tagsText renders the effective grade and domain of a resource.
+func (s *snapshot) tagsText(grade, gradeFrom uint8, domain uint16, domainFrom uint8) string {
+	text := fmt.Sprintf("%s untagged", s.scale.Key)
+	if grade != 0 {
+		text = fmt.Sprintf("%s=%d %s", s.scale.Key, grade, fromNames[gradeFrom])
+	}
+	if domain != 0 {
+		text += fmt.Sprintf(", %s=%s %s", s.domainKey, s.domainName(domain), fromNames[domainFrom])
+	} else {
+		text += fmt.Sprintf(", no %s", s.domainKey)
+	}
+	return text
+}
+
+// denyReason explains why column ci of t (-1: the table) is denied.
+func (s *snapshot) denyReason(c Check, groups []*groupEntry, t *tableEntry, ci int) string {
+	where, tags := t.db+"."+t.name, s.tagsText(t.grade, t.gradeFrom, t.domain, t.domainFrom)
+	grade := t.grade
+	if ci >= 0 {
+		col := &t.cols[ci]
+		where += "." + col.name
+		tags = s.tagsText(col.grade, col.gradeFrom, col.domain, col.domainFrom)
+		grade = col.grade
+	}
+	var with []string
+	for _, g := range groups {
+		for _, cg := range g.grants {
+			if cg.perms.Has(c.Permission) {
+				with = append(with, fmt.Sprintf("group %q grant %s (%s)", g.name, cg.g.ID, s.exprText(cg)))
+			}
+		}
+	}
+	prefix := fmt.Sprintf("%s on %s denied: ", c.Permission, where)
+	switch {
+	case len(with) == 0:
+		return prefix + fmt.Sprintf("groups [%s] hold no grant with %s", strings.Join(c.Groups, " "), c.Permission)
+	case grade == 0:
+		return prefix + fmt.Sprintf("it carries no %s tag (%s), and an untagged resource matches no grant expression; grants considered: %s", s.scale.Key, tags, strings.Join(with, "; "))
+	case ci >= 0 && !c.Permission.columnLevel():
+		return prefix + fmt.Sprintf("%s needs the table and all its columns to match one grant (%s, table's least grade %s); grants considered: %s",
+			c.Permission, tags, gradeOrUntagged(t.minGrade), strings.Join(with, "; "))
+	default:
+		return prefix + fmt.Sprintf("its tags (%s) match no grant expression; grants considered: %s", tags, strings.Join(with, "; "))
+	}
+}
+
+// gradeOrUntagged renders a grade, 0 as "untagged".
+func gradeOrUntagged(g uint8) string {
+	if g == 0 {
+		return "untagged"
+	}
+	return strconv.Itoa(int(g))
+}
+
+// ListAccessibleTables returns one page of the tables a group's grants
+// open, in (database, table) order, with the columns they open and leave
+// out and the permissions that hold.
+func (s *Service) ListAccessibleTables(group string, pageSize int, pageToken string) ([]AccessibleTable, string, error) {
+	if group == "" {
+		return nil, "", fault.Invalid("group", "is required")
+	}
+	if pageSize < 0 {
+		return nil, "", fault.Invalid("pageSize", "must not be negative")
+	}
+	size := store.NormalizePageSize(pageSize)
+	var afterDB, afterTable string
+	if pageToken != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(pageToken)
+		var ok bool
+		afterDB, afterTable, ok = strings.Cut(string(raw), "\x1f")
+		if err != nil || !ok || afterDB == "" || afterTable == "" {
+			return nil, "", fault.Invalid("pageToken", "is not a token this listing issued")
+		}
+	}
+	snap := s.ix.load()
+	g := snap.groups[group]
+	if g == nil {
+		return nil, "", nil
+	}
+	var out []AccessibleTable
+	next := ""
+	snap.eachTable(afterDB, afterTable, func(t *tableEntry) bool {
+		at, ok := accessible(g.grants, t)
+		if !ok {
+			return true
+		}
+		if len(out) == size {
+			last := out[len(out)-1]
+			next = base64.RawURLEncoding.EncodeToString([]byte(last.Database + "\x1f" + last.Table))
+			return false
+		}
+		out = append(out, at)
+		return true
+	})
+	return out, next, nil
+}
