@@ -15,11 +15,15 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/shopspring/decimal"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
 	"github.com/lakeplane/lakeplane/internal/audit/trail"
 	"github.com/lakeplane/lakeplane/internal/auth"
 	"github.com/lakeplane/lakeplane/internal/config"
+	"github.com/lakeplane/lakeplane/internal/cost"
 	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/govern"
 	"github.com/lakeplane/lakeplane/internal/ingest"
@@ -128,7 +132,13 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		return err
 	}
 	loader := &ingest.Loader{Datasets: st, Sources: sources, Rejects: rejects, RejectsDir: "file://" + filepath.ToSlash(rejectsDir), Tables: a.tables}
-	a.workers = jobrun.New(st, map[job.Kind]jobrun.Executor{job.Ingest: loader.Run}, jobrun.Options{Workers: cfg.Workers, Logger: a.logger})
+	costs, err := cost.NewService(cost.Deps{Store: st, Objects: sources})
+	if err != nil {
+		return err
+	}
+	a.workers = jobrun.New(st, map[job.Kind]jobrun.Executor{job.Ingest: loader.Run}, jobrun.Options{
+		Workers: cfg.Workers, Logger: a.logger, OnEnd: recordJobUsage(costs, a.logger),
+	})
 	datasets := ingest.NewService(ingest.Deps{
 		Datasets:        st,
 		Tables:          a.tables,
@@ -151,6 +161,7 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 	}, server.Services{
 		Ingest: ingest.NewHandler(datasets),
 		Grants: grantsServer{Handler: govern.NewHandler(grants), audit: trail.NewHandler(st)},
+		Cost:   cost.NewHandler(costs),
 	})
 	return err
 }
@@ -168,6 +179,19 @@ func (g grantsServer) ListAuditEvents(ctx context.Context, req *lakeplanev1.List
 
 func (g grantsServer) VerifyAuditLog(ctx context.Context, req *lakeplanev1.VerifyAuditLogRequest) (*lakeplanev1.VerifyAuditLogResponse, error) {
 	return g.audit.VerifyAuditLog(ctx, req)
+}
+
+// recordJobUsage prices every job that ends into the cost records.
+func recordJobUsage(costs *cost.Service, logger *slog.Logger) func(context.Context, *job.Job, time.Duration) {
+	return func(ctx context.Context, j *job.Job, cpu time.Duration) {
+		run := cost.JobRun{
+			JobID: j.ID, Kind: string(j.Kind), Dataset: j.Dataset, Start: j.StartTime, End: j.EndTime,
+			Usage: cost.JobUsage{CPUSeconds: decimal.New(cpu.Microseconds(), -6), BytesRead: j.Progress.BytesRead},
+		}
+		if _, err := costs.RecordJob(ctx, run); err != nil {
+			logger.Warn("job usage not recorded", "job", j.ID, "error", err)
+		}
+	}
 }
 
 // readableColumns answers, for PreviewRows, which columns of a dataset the

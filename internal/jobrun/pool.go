@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -54,6 +56,10 @@ type Options struct {
 	FlushInterval time.Duration // 500ms between progress writes
 	MaxAttempts   int           // 3
 	Logger        *slog.Logger
+	// OnEnd, when set, is told of every job that ended (succeeded, failed
+	// or was cancelled) with the process CPU time spent while it ran,
+	// shared evenly among the jobs that ran at the same time.
+	OnEnd func(ctx context.Context, j *job.Job, cpu time.Duration)
 }
 
 // Pool is a set of workers.
@@ -63,6 +69,7 @@ type Pool struct {
 	opts      Options
 	owner     string
 	wake      chan struct{}
+	running   atomic.Int64
 }
 
 // New returns a pool; Run starts it.
@@ -150,17 +157,20 @@ func (p *Pool) run(ctx context.Context, owner string, j *job.Job) {
 	log := p.opts.Logger.With("job", j.ID, "kind", j.Kind, "dataset", j.Dataset, "attempt", j.Attempt)
 	if j.CancelRequested {
 		// Cancelled while its last worker was dying: nothing more to do.
-		p.finish(log, j, owner, job.Cancelled, Outcome{}, errCancelRequested)
+		p.finish(log, j, owner, job.Cancelled, Outcome{}, errCancelRequested, 0)
 		return
 	}
 	exec, ok := p.executors[j.Kind]
 	if !ok {
-		p.finish(log, j, owner, job.Failed, Outcome{}, fault.Precondition("this server has no executor for %s jobs", j.Kind))
+		p.finish(log, j, owner, job.Failed, Outcome{}, fault.Precondition("this server has no executor for %s jobs", j.Kind), 0)
 		return
 	}
 	jobCtx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	progress := newProgress(j)
+	concurrent := p.running.Add(1)
+	cpuStart := processCPU()
+	defer func() { p.running.Add(-1) }()
 
 	var wg sync.WaitGroup
 	wg.Go(func() { p.keepAlive(jobCtx, cancel, owner, j.ID, progress) })
@@ -173,17 +183,18 @@ func (p *Pool) run(ctx context.Context, owner string, j *job.Job) {
 	if ctx.Err() == nil && !errors.Is(cause, errLeaseLost) {
 		p.flush(owner, j.ID, progress)
 	}
+	cpu := (processCPU() - cpuStart) / time.Duration(max(concurrent, p.running.Load()))
 	switch {
 	case err == nil:
-		p.finish(log, j, owner, job.Succeeded, outcome, nil)
+		p.finish(log, j, owner, job.Succeeded, outcome, nil, cpu)
 	case errors.Is(cause, errCancelRequested):
-		p.finish(log, j, owner, job.Cancelled, outcome, errCancelRequested)
+		p.finish(log, j, owner, job.Cancelled, outcome, errCancelRequested, cpu)
 	case errors.Is(cause, errLeaseLost):
 		log.Warn("job lease lost; another worker owns it now", "error", err)
 	case ctx.Err() != nil:
 		p.release(log, j, owner, err)
 	default:
-		p.finish(log, j, owner, job.Failed, outcome, err)
+		p.finish(log, j, owner, job.Failed, outcome, err, cpu)
 	}
 }
 
@@ -243,7 +254,7 @@ func (p *Pool) flush(owner, id string, progress *Progress) {
 	}
 }
 
-func (p *Pool) finish(log *slog.Logger, j *job.Job, owner string, state job.State, o Outcome, cause error) {
+func (p *Pool) finish(log *slog.Logger, j *job.Job, owner string, state job.State, o Outcome, cause error, cpu time.Duration) {
 	// The job's own context has ended; recording its end must not depend on it.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -251,9 +262,13 @@ func (p *Pool) finish(log *slog.Logger, j *job.Job, owner string, state job.Stat
 	if cause != nil && state == job.Failed {
 		jobErr = ErrorOf(cause)
 	}
-	if _, err := p.store.FinishJob(ctx, j.ID, owner, state, o.SnapshotID, o.Validations, jobErr, o.Result); err != nil {
+	ended, err := p.store.FinishJob(ctx, j.ID, owner, state, o.SnapshotID, o.Validations, jobErr, o.Result)
+	if err != nil {
 		log.Error("recording the end of a job", "state", state, "error", err)
 		return
+	}
+	if p.opts.OnEnd != nil {
+		p.opts.OnEnd(ctx, ended, cpu)
 	}
 	if jobErr != nil {
 		log.Warn("job failed", "code", jobErr.Code, "error", jobErr.Message)
@@ -271,4 +286,13 @@ func ErrorOf(err error) *job.Error {
 		e.Row, e.Column = fields[0].Row, fields[0].Column
 	}
 	return e
+}
+
+// processCPU is the CPU time (user and system) the process has used so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

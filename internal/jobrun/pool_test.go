@@ -79,11 +79,15 @@ func waitFor(t *testing.T, s store.Store, id string, what string, cond func(*job
 
 func TestPoolRunsEveryJobOnce(t *testing.T) {
 	s := openStore(t)
-	var runs atomic.Int64
+	var runs, ends atomic.Int64
 	startPool(t, s, func(ctx context.Context, j *job.Job, p *Progress) (Outcome, error) {
 		runs.Add(1)
 		return Outcome{SnapshotID: 42, Validations: []string{"v-" + j.ID}}, nil
-	}, Options{Workers: 3})
+	}, Options{Workers: 3, OnEnd: func(_ context.Context, j *job.Job, cpu time.Duration) {
+		if j.State == job.Succeeded && j.SnapshotID == 42 && cpu >= 0 {
+			ends.Add(1)
+		}
+	}})
 	ids := queue(t, s, 7)
 	for _, id := range ids {
 		j := waitFor(t, s, id, "SUCCEEDED", func(j *job.Job) bool { return j.State.Done() })
@@ -93,6 +97,13 @@ func TestPoolRunsEveryJobOnce(t *testing.T) {
 	}
 	if runs.Load() != 7 {
 		t.Fatalf("executor ran %d times for 7 jobs", runs.Load())
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ends.Load() != 7 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ends.Load() != 7 {
+		t.Fatalf("OnEnd saw %d ended jobs, want 7", ends.Load())
 	}
 }
 
