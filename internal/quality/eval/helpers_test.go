@@ -1,0 +1,87 @@
+package eval
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/lakeplane/lakeplane/internal/csvstream"
+	"github.com/lakeplane/lakeplane/internal/quality/dqdl"
+)
+
+// testCols is the small dataset of the rule tests.
+var testCols = []csvstream.Column{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "name", Type: arrow.BinaryTypes.String, PII: true},
+	{Name: "amount", Type: &arrow.Decimal128Type{Precision: 10, Scale: 2}, Nullable: true},
+	{Name: "score", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+	{Name: "d", Type: arrow.FixedWidthTypes.Date32, Nullable: true},
+	{Name: "ts", Type: &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}, Nullable: true},
+	{Name: "code", Type: arrow.BinaryTypes.String, Nullable: true},
+}
+
+const testCSV = `id,name,amount,score,d,ts,code
+1,Kim,10.50,1.5,2024-01-01,2024-01-01T00:00:00Z,A
+2,Lee,20.25,2.5,2024-02-01,2024-06-01T00:00:00Z,B
+3,Parkson,,3.5,2024-03-01,,C
+4,Choi,30.00,,2024-04-01,2024-06-02T00:00:00Z,
+5,Jung,40.00,4.5,,2024-06-03T00:00:00Z,A
+`
+
+var testNow = time.Date(2024, 6, 3, 12, 0, 0, 0, time.UTC)
+
+// mapRefs is an in-memory ReferenceLookup.
+type mapRefs map[string]map[string]bool
+
+func (m mapRefs) ReferenceSet(_ context.Context, dataset string, columns []string) (ReferenceSet, error) {
+	return mapSet(m[dataset+"."+strings.Join(columns, ",")]), nil
+}
+
+type mapSet map[string]bool
+
+func (s mapSet) Contains(key []string) bool { return s[strings.Join(key, ",")] }
+
+// validate runs text over csv decoded with cols (batches of batchRows).
+func validate(t testing.TB, text, csv string, cols []csvstream.Column, batchRows int, opts Options) []Result {
+	t.Helper()
+	rs, err := dqdl.Parse(text)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	ctx := context.Background()
+	dec, err := csvstream.NewDecoder(strings.NewReader(csv), cols, csvstream.Format{Header: true, NullValues: []string{""}}, csvstream.Options{BatchRows: batchRows})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Header == nil {
+		opts.Header = strings.Split(strings.SplitN(csv, "\n", 2)[0], ",")
+	}
+	if opts.Now.IsZero() {
+		opts.Now = testNow
+	}
+	if opts.TempDir == "" {
+		opts.TempDir = t.TempDir()
+	}
+	ev, err := New(ctx, rs, dec.Schema(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		rec, err := dec.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ev.Add(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		rec.Release()
+	}
+	return ev.Finish(ctx)
+}

@@ -1,0 +1,329 @@
+package eval
+
+import (
+	"bufio"
+	"cmp"
+	"container/heap"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// entrySize is the bytes an entry takes in memory and in a spill file.
+const entrySize = 40
+
+// entry is one row's key in a key store: the key (the value itself for
+// integers, dates, timestamps, doubles, booleans and decimals, which fit
+// in 128 bits; a 128-bit xxh3 hash for strings and multi-column keys), the
+// row number, and up to 16 bytes of the value's text for samples.
+type entry struct {
+	k0, k1 uint64
+	row    uint64 // low 56 bits: row number; high 8: prefix length, 0x80 if truncated
+	p0, p1 uint64 // the prefix
+}
+
+func (e *entry) rowNum() int64 { return int64(e.row & (1<<56 - 1)) }
+
+// truncated reports whether the value was longer than its prefix.
+func (e *entry) truncated() bool { return e.row>>63 == 1 }
+
+func (e *entry) prefix() string {
+	n := int(e.row>>56) & 0x1f
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], e.p0)
+	binary.LittleEndian.PutUint64(b[8:], e.p1)
+	return string(b[:n])
+}
+
+func cmpEntry(a, b entry) int {
+	if c := cmp.Compare(a.k0, b.k0); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.k1, b.k1)
+}
+
+// keyStore collects the keys of a column set to count distinct and
+// duplicated values exactly in bounded memory: keys go into a buffer of at
+// most budget bytes; a full buffer is sorted and written to a temporary
+// file (a run); Finish merges the runs and the last buffer and counts each
+// group of equal keys. Memory is the buffer plus one read buffer per run.
+type keyStore struct {
+	dir   string // created on the first spill
+	tmp   string // parent of dir
+	buf   []entry
+	limit int
+	runs  []string
+	// spilled counts the bytes written to runs.
+	spilled int64
+}
+
+func newKeyStore(tmpDir string, budget int64) *keyStore {
+	limit := int(budget / entrySize)
+	limit = max(limit, 1024)
+	return &keyStore{tmp: tmpDir, limit: limit}
+}
+
+func (s *keyStore) add(k0, k1 uint64, row int64, prefix string) error {
+	if len(s.buf) == s.limit {
+		if err := s.spill(); err != nil {
+			return err
+		}
+	}
+	if s.buf == nil {
+		s.buf = make([]entry, 0, min(s.limit, 64<<10))
+	}
+	n := min(len(prefix), 16)
+	var b [16]byte
+	copy(b[:], prefix[:n])
+	tag := uint64(n)
+	if len(prefix) > 16 {
+		tag |= 0x80
+	}
+	s.buf = append(s.buf, entry{
+		k0: k0, k1: k1,
+		row: uint64(row) | tag<<56,
+		p0:  binary.LittleEndian.Uint64(b[:8]),
+		p1:  binary.LittleEndian.Uint64(b[8:]),
+	})
+	return nil
+}
+
+// spill sorts the buffer and writes it as a run.
+func (s *keyStore) spill() error {
+	if s.dir == "" {
+		dir, err := os.MkdirTemp(s.tmp, "lakeplane-quality-*")
+		if err != nil {
+			return fmt.Errorf("quality: spill directory: %w", err)
+		}
+		s.dir = dir
+	}
+	slices.SortFunc(s.buf, cmpEntry)
+	path := filepath.Join(s.dir, fmt.Sprintf("run-%06d", len(s.runs)))
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("quality: spill: %w", err)
+	}
+	s.runs = append(s.runs, path)
+	w := bufio.NewWriterSize(f, 256<<10)
+	var b [entrySize]byte
+	for i := range s.buf {
+		e := &s.buf[i]
+		binary.LittleEndian.PutUint64(b[0:], e.k0)
+		binary.LittleEndian.PutUint64(b[8:], e.k1)
+		binary.LittleEndian.PutUint64(b[16:], e.row)
+		binary.LittleEndian.PutUint64(b[24:], e.p0)
+		binary.LittleEndian.PutUint64(b[32:], e.p1)
+		if _, err := w.Write(b[:]); err != nil {
+			f.Close()
+			return fmt.Errorf("quality: spill %s: %w", path, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("quality: spill %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("quality: spill %s: %w", path, err)
+	}
+	s.spilled += int64(len(s.buf)) * entrySize
+	// Grow the buffer to the limit once spilling starts: the data is large.
+	if cap(s.buf) < s.limit {
+		s.buf = make([]entry, 0, s.limit)
+	} else {
+		s.buf = s.buf[:0]
+	}
+	return nil
+}
+
+// close removes the spill files.
+func (s *keyStore) close() error {
+	s.buf = nil
+	if s.dir == "" {
+		return nil
+	}
+	err := os.RemoveAll(s.dir)
+	s.dir, s.runs = "", nil
+	return err
+}
+
+// keyStats is what the merge counts.
+type keyStats struct {
+	keys     int64 // entries (rows with a complete key)
+	distinct int64 // distinct keys
+	singles  int64 // keys that occur exactly once
+	dupRows  int64 // rows whose key occurs more than once
+	samples  []entry
+}
+
+// run is one sorted source of entries in the merge.
+type run struct {
+	cur  entry
+	mem  []entry // the in-memory run
+	r    *bufio.Reader
+	f    *os.File
+	b    [entrySize]byte
+	done bool
+}
+
+func (r *run) next() error {
+	if r.r == nil {
+		if len(r.mem) == 0 {
+			r.done = true
+			return nil
+		}
+		r.cur, r.mem = r.mem[0], r.mem[1:]
+		return nil
+	}
+	if _, err := io.ReadFull(r.r, r.b[:]); err != nil {
+		if err == io.EOF {
+			r.done = true
+			return nil
+		}
+		return err
+	}
+	r.cur = entry{
+		k0:  binary.LittleEndian.Uint64(r.b[0:]),
+		k1:  binary.LittleEndian.Uint64(r.b[8:]),
+		row: binary.LittleEndian.Uint64(r.b[16:]),
+		p0:  binary.LittleEndian.Uint64(r.b[24:]),
+		p1:  binary.LittleEndian.Uint64(r.b[32:]),
+	}
+	return nil
+}
+
+type runHeap []*run
+
+func (h runHeap) Len() int           { return len(h) }
+func (h runHeap) Less(i, j int) bool { return cmpEntry(h[i].cur, h[j].cur) < 0 }
+func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *runHeap) Push(x any)        { *h = append(*h, x.(*run)) }
+func (h *runHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// sampleHeap keeps the duplicated rows with the smallest row numbers.
+type sampleHeap []entry
+
+func (h sampleHeap) Len() int           { return len(h) }
+func (h sampleHeap) Less(i, j int) bool { return h[i].rowNum() > h[j].rowNum() }
+func (h sampleHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *sampleHeap) Push(x any)        { *h = append(*h, x.(entry)) }
+func (h *sampleHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// finish merges the runs and the buffer and counts the groups of equal
+// keys, keeping the maxSamples duplicated rows with the smallest row
+// numbers. It removes the spill files.
+func (s *keyStore) finish(ctx context.Context, maxSamples int) (st keyStats, err error) {
+	defer func() {
+		if cerr := s.close(); err == nil && cerr != nil {
+			err = fmt.Errorf("quality: removing spill files: %w", cerr)
+		}
+	}()
+	slices.SortFunc(s.buf, cmpEntry)
+	h := make(runHeap, 0, len(s.runs)+1)
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	readBuf := 64 << 10
+	for _, path := range s.runs {
+		f, err := os.Open(path)
+		if err != nil {
+			return st, fmt.Errorf("quality: merge: %w", err)
+		}
+		files = append(files, f)
+		r := &run{r: bufio.NewReaderSize(f, readBuf), f: f}
+		if err := r.next(); err != nil {
+			return st, fmt.Errorf("quality: merge %s: %w", path, err)
+		}
+		if !r.done {
+			h = append(h, r)
+		}
+	}
+	mem := &run{mem: s.buf}
+	if err := mem.next(); err != nil {
+		return st, err
+	}
+	if !mem.done {
+		h = append(h, mem)
+	}
+	heap.Init(&h)
+
+	samples := &sampleHeap{}
+	keep := func(e entry) {
+		if maxSamples <= 0 {
+			return
+		}
+		if samples.Len() < maxSamples {
+			heap.Push(samples, e)
+		} else if e.rowNum() < (*samples)[0].rowNum() {
+			(*samples)[0] = e
+			heap.Fix(samples, 0)
+		}
+	}
+	var (
+		prev    entry
+		first   entry // the group's first entry, counted once the group turns out to repeat
+		group   int64
+		started bool
+	)
+	closeGroup := func() {
+		st.distinct++
+		if group == 1 {
+			st.singles++
+		} else {
+			st.dupRows += group
+		}
+	}
+	for n := 0; len(h) > 0; n++ {
+		if n&(1<<20-1) == 0 {
+			if err := ctx.Err(); err != nil {
+				return st, err
+			}
+		}
+		r := h[0]
+		e := r.cur
+		if err := r.next(); err != nil {
+			return st, fmt.Errorf("quality: merge: %w", err)
+		}
+		if r.done {
+			heap.Pop(&h)
+		} else {
+			heap.Fix(&h, 0)
+		}
+		st.keys++
+		if started && cmpEntry(e, prev) == 0 {
+			if group == 1 {
+				keep(first)
+			}
+			group++
+			keep(e)
+		} else {
+			if started {
+				closeGroup()
+			}
+			started, group, first = true, 1, e
+		}
+		prev = e
+	}
+	if started {
+		closeGroup()
+	}
+	st.samples = append([]entry(nil), (*samples)...)
+	slices.SortFunc(st.samples, func(a, b entry) int { return cmp.Compare(a.rowNum(), b.rowNum()) })
+	return st, nil
+}
