@@ -54,6 +54,7 @@ type Store interface {
 	Datasets
 	Grants
 	Usage
+	Quality
 	Audit
 	Jobs
 
