@@ -30,6 +30,7 @@ import (
 	"github.com/lakeplane/lakeplane/internal/job"
 	"github.com/lakeplane/lakeplane/internal/jobrun"
 	"github.com/lakeplane/lakeplane/internal/objects"
+	"github.com/lakeplane/lakeplane/internal/quality"
 	"github.com/lakeplane/lakeplane/internal/server"
 	"github.com/lakeplane/lakeplane/internal/store"
 	"github.com/lakeplane/lakeplane/internal/store/postgres"
@@ -131,7 +132,12 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 	if err != nil {
 		return err
 	}
-	loader := &ingest.Loader{Datasets: st, Sources: sources, Rejects: rejects, RejectsDir: "file://" + filepath.ToSlash(rejectsDir), Tables: a.tables}
+	spillDir := filepath.Join(cfg.DataDir, "tmp")
+	if err := os.MkdirAll(spillDir, 0o750); err != nil {
+		return fmt.Errorf("spill dir: %w", err)
+	}
+	checks := quality.NewService(st, sources, a.tables, spillDir)
+	loader := &ingest.Loader{Datasets: st, Sources: sources, Rejects: rejects, RejectsDir: "file://" + filepath.ToSlash(rejectsDir), Tables: a.tables, Quality: checks}
 	costs, err := cost.NewService(cost.Deps{Store: st, Objects: sources})
 	if err != nil {
 		return err
@@ -159,9 +165,10 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		Telemetry:       a.telemetry,
 		Ready:           st.Ping,
 	}, server.Services{
-		Ingest: ingest.NewHandler(datasets),
-		Grants: grantsServer{Handler: govern.NewHandler(grants), audit: trail.NewHandler(st)},
-		Cost:   cost.NewHandler(costs),
+		Ingest:  ingest.NewHandler(datasets),
+		Grants:  grantsServer{Handler: govern.NewHandler(grants), audit: trail.NewHandler(st)},
+		Cost:    cost.NewHandler(costs),
+		Quality: quality.NewHandler(checks, st),
 	})
 	return err
 }

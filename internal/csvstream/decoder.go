@@ -44,6 +44,7 @@ type Decoder struct {
 	batchRows int
 	onBadRow  func(*RowError) error
 	notUTF8   bool // the source was transcoded: U+FFFD marks undecodable bytes
+	header    []string
 
 	emptyStringNull bool
 	nullTokens      [][]byte // non-empty tokens
@@ -269,6 +270,7 @@ func (d *Decoder) mapHeader() error {
 	d.fieldPII = make([]bool, len(rec))
 	for pos, raw := range rec {
 		name := strings.TrimFunc(string(raw), func(r rune) bool { return unicode.IsSpace(r) || r == '\uFEFF' })
+		d.header = append(d.header, name)
 		if name == "" {
 			problems = append(problems, &fault.FieldError{Field: "header", Row: line, Reason: fmt.Sprintf("header field %d has no name", pos+1)})
 			continue
@@ -298,6 +300,10 @@ func (d *Decoder) mapHeader() error {
 	}
 	return errors.Join(problems...)
 }
+
+// Header returns the names of the source's header fields, in file order
+// (nil without a header).
+func (d *Decoder) Header() []string { return d.header }
 
 // Schema returns the schema of the batches: the columns in the order given
 // to NewDecoder, whatever their order in the file.

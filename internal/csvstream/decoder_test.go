@@ -420,6 +420,13 @@ func TestHeaderMapping(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
+	d, err := NewDecoder(strings.NewReader("\uFEFF name , id\nkim,1\n"), cols, Format{Header: true}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := d.Header(); !reflect.DeepEqual(h, []string{"name", "id"}) {
+		t.Errorf("Header() = %q, want the file's order without BOM or spaces", h)
+	}
 }
 
 func TestPositional(t *testing.T) {

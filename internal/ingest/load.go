@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -19,6 +20,9 @@ import (
 	"github.com/lakeplane/lakeplane/internal/job"
 	"github.com/lakeplane/lakeplane/internal/jobrun"
 	"github.com/lakeplane/lakeplane/internal/objects"
+	"github.com/lakeplane/lakeplane/internal/quality"
+	"github.com/lakeplane/lakeplane/internal/quality/dqdl"
+	"github.com/lakeplane/lakeplane/internal/quality/suite"
 	"github.com/lakeplane/lakeplane/internal/tables"
 )
 
@@ -45,6 +49,11 @@ type TableWriter interface {
 	Write(ctx context.Context, id string, mode tables.WriteMode, records array.RecordReader, props map[string]string) (int64, error)
 }
 
+// QualityGate starts the validation that gates a load.
+type QualityGate interface {
+	Start(ctx context.Context, suiteName string, d *dataset.Dataset, target string, header []string, schema *arrow.Schema, kind dqdl.TargetKind) (*quality.Run, error)
+}
+
 // Loader runs INGEST jobs.
 type Loader struct {
 	Datasets   DatasetStore
@@ -52,6 +61,9 @@ type Loader struct {
 	Rejects    ObjectWriter
 	RejectsDir string // URI prefix under which rejects objects are written
 	Tables     TableWriter
+	// Quality, when set, runs the load's suite (the request's, else the
+	// dataset's) on the rows as they stream, before the commit.
+	Quality QualityGate
 }
 
 // Run is the jobrun.Executor of INGEST jobs: decode the source object as it
@@ -85,8 +97,15 @@ func (l *Loader) Run(ctx context.Context, j *job.Job, progress *jobrun.Progress)
 		rejects.abort(err)
 		return jobrun.Outcome{}, err
 	}
+	var gate *quality.Run
+	if name := cmp.Or(spec.QualitySuite, d.QualitySuite); name != "" && l.Quality != nil {
+		if gate, err = l.Quality.Start(ctx, name, d, spec.SourceURI, dec.Header(), tables.ArrowSchema(d), dqdl.TargetDatasetObject); err != nil {
+			rejects.abort(err)
+			return jobrun.Outcome{}, err
+		}
+	}
 	progress.SetPhase(PhaseLoading)
-	records := &decodedRecords{ctx: ctx, dec: dec, schema: tables.ArrowSchema(d), onEOF: func() { progress.SetPhase(PhaseCommitting) },
+	records := &decodedRecords{gate: gate, jobID: j.ID, ctx: ctx, dec: dec, schema: tables.ArrowSchema(d), onEOF: func() { progress.SetPhase(PhaseCommitting) },
 		report: func(s csvstream.Stats, written int64) {
 			progress.Update(func(p *job.Progress) {
 				p.BytesRead, p.RowsRead, p.RowsRejected, p.RowsWritten = s.BytesRead, s.RowsRead, s.RowsRejected, written
@@ -99,14 +118,21 @@ func (l *Loader) Run(ctx context.Context, j *job.Job, progress *jobrun.Progress)
 	if err == nil {
 		err = records.err
 	}
+	var outcome jobrun.Outcome
+	if records.validation != nil {
+		outcome.Validations = []string{records.validation.ID}
+	} else if gate != nil {
+		gate.Abort()
+	}
 	if err != nil {
 		rejects.abort(err)
-		return jobrun.Outcome{}, err
+		return outcome, err
 	}
 	if err := rejects.close(); err != nil {
-		return jobrun.Outcome{}, err
+		return outcome, err
 	}
-	return jobrun.Outcome{SnapshotID: snapshot}, nil
+	outcome.SnapshotID = snapshot
+	return outcome, nil
 }
 
 func decoderColumns(d *dataset.Dataset) []csvstream.Column {
@@ -141,15 +167,21 @@ func decoderFormat(f Format) csvstream.Format {
 // consumes. A decode error ends the stream and is kept in err, so the write
 // sees an error and commits nothing.
 type decodedRecords struct {
-	ctx     context.Context
-	dec     *csvstream.Decoder
-	schema  *arrow.Schema
-	cur     arrow.RecordBatch
-	err     error
-	written int64
-	refs    atomic.Int64
-	onEOF   func()
-	report  func(csvstream.Stats, int64)
+	ctx context.Context
+	// gate validates the rows on the way; at the end of the rows its
+	// verdict decides whether the stream ends cleanly (and the write
+	// commits) or with an error.
+	gate       *quality.Run
+	jobID      string
+	validation *suite.Validation
+	dec        *csvstream.Decoder
+	schema     *arrow.Schema
+	cur        arrow.RecordBatch
+	err        error
+	written    int64
+	refs       atomic.Int64
+	onEOF      func()
+	report     func(csvstream.Stats, int64)
 }
 
 func (r *decodedRecords) Schema() *arrow.Schema { return r.schema }
@@ -165,17 +197,44 @@ func (r *decodedRecords) Next() bool {
 	rec, err := r.dec.Next(r.ctx)
 	if errors.Is(err, io.EOF) {
 		r.report(r.dec.Stats(), r.written)
-		r.onEOF()
+		r.err = r.verdict()
+		if r.err == nil {
+			r.onEOF()
+		}
 		return false
 	}
 	if err != nil {
 		r.err = err
 		return false
 	}
+	if r.gate != nil {
+		if err := r.gate.Add(r.ctx, rec); err != nil {
+			rec.Release()
+			r.err = err
+			return false
+		}
+	}
 	r.cur = rec
 	r.written += rec.NumRows()
 	r.report(r.dec.Stats(), r.written)
 	return true
+}
+
+// verdict finishes the gate's validation, recording it, and fails the
+// stream when the suite did not pass.
+func (r *decodedRecords) verdict() error {
+	if r.gate == nil {
+		return nil
+	}
+	v, passed, err := r.gate.Finish(r.ctx, r.jobID)
+	if err != nil {
+		return fmt.Errorf("quality gate: %w", err)
+	}
+	r.validation = v
+	if !passed {
+		return fault.Precondition("quality suite %q %s on %d rows (validation %s); nothing was loaded", v.Suite, v.Outcome, v.RowsEvaluated, v.ID)
+	}
+	return nil
 }
 
 func (r *decodedRecords) RecordBatch() arrow.RecordBatch { return r.cur }

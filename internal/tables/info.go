@@ -174,3 +174,38 @@ func concatBatches(schema *arrow.Schema, batches []arrow.RecordBatch) (arrow.Rec
 	}
 	return array.NewRecordBatch(schema, cols, rows), nil
 }
+
+// Read streams every row of a snapshot of the table of dataset id (the
+// current one when snapshotID is 0) to fn, batch by batch, until fn returns
+// an error or the rows end. It returns the snapshot read. fn must not keep a
+// batch after it returns.
+func (c *Catalog) Read(ctx context.Context, id string, snapshotID int64, fn func(arrow.RecordBatch) error) (int64, error) {
+	tbl, err := c.load(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	var opts []table.ScanOption
+	if snapshotID != 0 {
+		if tbl.SnapshotByID(snapshotID) == nil {
+			return 0, fault.Invalid("snapshotId", "dataset %s has no snapshot %d", id, snapshotID)
+		}
+		opts = append(opts, table.WithSnapshotID(snapshotID))
+	} else if cur := tbl.CurrentSnapshot(); cur != nil {
+		snapshotID = cur.SnapshotID
+	}
+	_, records, err := tbl.Scan(opts...).ToArrowRecords(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("dataset %s: read snapshot %d: %w", id, snapshotID, err)
+	}
+	for rec, err := range records {
+		if err != nil {
+			return 0, fmt.Errorf("dataset %s: read snapshot %d: %w", id, snapshotID, err)
+		}
+		ferr := fn(rec)
+		rec.Release()
+		if ferr != nil {
+			return snapshotID, ferr
+		}
+	}
+	return snapshotID, nil
+}

@@ -1,0 +1,285 @@
+package quality
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/lakeplane/lakeplane/internal/csvstream"
+	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/fault"
+	"github.com/lakeplane/lakeplane/internal/objects"
+	"github.com/lakeplane/lakeplane/internal/quality/dqdl"
+	"github.com/lakeplane/lakeplane/internal/quality/eval"
+	"github.com/lakeplane/lakeplane/internal/quality/suite"
+	"github.com/lakeplane/lakeplane/internal/store"
+	"github.com/lakeplane/lakeplane/internal/tables"
+)
+
+// Store is what the service needs of the control-plane store.
+type Store interface {
+	store.Quality
+	GetDataset(ctx context.Context, id string) (*dataset.Dataset, error)
+}
+
+// Objects reads the objects ValidateObject checks.
+type Objects interface {
+	Get(ctx context.Context, uri string, r *objects.Range) (io.ReadCloser, objects.Info, error)
+}
+
+// Tables reads dataset snapshots for ValidateDataset.
+type Tables interface {
+	Read(ctx context.Context, id string, snapshotID int64, fn func(arrow.RecordBatch) error) (int64, error)
+}
+
+// Service keeps suites and runs them.
+type Service struct {
+	store   Store
+	objects Objects
+	tables  Tables
+	tempDir string
+}
+
+// NewService returns a Service; tempDir is where uniqueness checks spill
+// (the system's when empty).
+func NewService(s Store, o Objects, t Tables, tempDir string) *Service {
+	return &Service{store: s, objects: o, tables: t, tempDir: tempDir}
+}
+
+// SuiteRules parses a suite given as DQDL text or as structured rules (not
+// both) and checks that every rule can run on a dataset.
+func SuiteRules(text string, structured []dqdl.StructuredRule) (*dqdl.Ruleset, error) {
+	var rs *dqdl.Ruleset
+	var err error
+	switch {
+	case text != "" && len(structured) > 0:
+		return nil, fault.Invalid("suite", "give the rules as dqdl or as rules, not both")
+	case text != "":
+		if rs, err = dqdl.Parse(text); err != nil {
+			return nil, fault.Invalid("suite.dqdl", "%v", err)
+		}
+	case len(structured) > 0:
+		if rs, err = dqdl.FromStructured(structured); err != nil {
+			return nil, fault.Invalid("suite.rules", "%v", err)
+		}
+	default:
+		return nil, fault.Invalid("suite.dqdl", "a suite needs rules: dqdl text or structured rules")
+	}
+	if err := dqdl.Check(rs, dqdl.TargetDataset); err != nil {
+		return nil, fault.Invalid("suite", "%v", err)
+	}
+	return rs, nil
+}
+
+// CreateSuite validates and stores a suite, as canonical DQDL.
+func (s *Service) CreateSuite(ctx context.Context, name, description string, rs *dqdl.Ruleset) (*suite.Suite, error) {
+	if err := dataset.ValidateSuiteName(name); err != nil {
+		return nil, fault.Invalid("suite.name", "%v", err)
+	}
+	out, err := s.store.CreateSuite(ctx, &suite.Suite{Name: name, DQDL: rs.String(), Description: description})
+	if err != nil {
+		return nil, fmt.Errorf("create suite %q: %w", name, err)
+	}
+	return out, nil
+}
+
+// UpdateSuite replaces a suite's rules and description; a non-empty etag
+// must be current.
+func (s *Service) UpdateSuite(ctx context.Context, name, description, etag string, rs *dqdl.Ruleset) (*suite.Suite, error) {
+	current, err := s.store.GetSuite(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if etag != "" && etag != current.Etag {
+		return nil, fmt.Errorf("update suite %q: etag %q is stale: %w", name, etag, store.ErrConflict)
+	}
+	next := *current
+	next.Description = description
+	if rs != nil {
+		next.DQDL = rs.String()
+	}
+	out, err := s.store.UpdateSuite(ctx, &next)
+	if err != nil {
+		return nil, fmt.Errorf("update suite %q: %w", name, err)
+	}
+	return out, nil
+}
+
+// Suite returns a stored suite and its rules.
+func (s *Service) Suite(ctx context.Context, name string) (*suite.Suite, *dqdl.Ruleset, error) {
+	st, err := s.store.GetSuite(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	rs, err := dqdl.Parse(st.DQDL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stored suite %q no longer parses: %w", name, err)
+	}
+	return st, rs, nil
+}
+
+// Run is one validation in progress: feed it batches, then Finish.
+type Run struct {
+	done    bool
+	svc     *Service
+	ev      *eval.Evaluator
+	record  suite.Validation
+	started time.Time
+}
+
+// Start begins a validation of a suite over a stream of batches of schema;
+// header is the source's header in file order (nil: the schema's). PII
+// columns of d (nil for an untyped object) are masked in samples.
+func (s *Service) Start(ctx context.Context, suiteName string, d *dataset.Dataset, target string, header []string, schema *arrow.Schema, kind dqdl.TargetKind) (*Run, error) {
+	_, rs, err := s.Suite(ctx, suiteName)
+	if err != nil {
+		return nil, err
+	}
+	if err := dqdl.Check(rs, kind); err != nil {
+		return nil, fault.Precondition("suite %q cannot run on %s: %v", suiteName, target, err)
+	}
+	masked := func(string) bool { return false }
+	datasetID := ""
+	if d != nil {
+		datasetID = d.ID
+		masked = func(col string) bool {
+			c := d.Column(col)
+			return c != nil && (c.PII || col == d.SubjectKey)
+		}
+	}
+	ev, err := eval.New(ctx, rs, schema, eval.Options{Header: header, Masked: masked, TempDir: s.tempDir})
+	if err != nil {
+		return nil, fmt.Errorf("suite %q: %w", suiteName, err)
+	}
+	return &Run{svc: s, ev: ev, started: time.Now(), record: suite.Validation{Suite: suiteName, Target: target, Dataset: datasetID}}, nil
+}
+
+// Add evaluates one batch.
+func (r *Run) Add(ctx context.Context, rec arrow.RecordBatch) error { return r.ev.Add(ctx, rec) }
+
+// Finish computes the results, records them and reports whether the suite
+// passed. jobID links the result to the load it gated, if any.
+func (r *Run) Finish(ctx context.Context, jobID string) (*suite.Validation, bool, error) {
+	r.done = true
+	defer r.ev.Close()
+	results := r.ev.Finish(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, false, err
+	}
+	raw, err := json.Marshal(results)
+	if err != nil {
+		return nil, false, fmt.Errorf("encode validation results: %w", err)
+	}
+	v := r.record
+	v.JobID, v.RowsEvaluated, v.RuleResults = jobID, r.ev.Rows(), raw
+	v.Outcome = outcomeOf(eval.Overall(results))
+	v.StartTime, v.EndTime = r.started, time.Now()
+	stored, err := r.svc.store.CreateValidation(context.WithoutCancel(ctx), &v)
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, v.Outcome == suite.Pass, nil
+}
+
+// Abort drops a validation that will not finish; after Finish it does nothing.
+func (r *Run) Abort() {
+	if !r.done {
+		r.done = true
+		_ = r.ev.Close()
+	}
+}
+
+func outcomeOf(o eval.Outcome) suite.Outcome {
+	switch o {
+	case eval.Pass:
+		return suite.Pass
+	case eval.Fail:
+		return suite.Fail
+	default:
+		return suite.Error
+	}
+}
+
+// ValidateObject runs a suite over a CSV object typed by a dataset's schema,
+// without loading it, and records the result.
+func (s *Service) ValidateObject(ctx context.Context, suiteName, uri, datasetID string, format csvstream.Format) (*suite.Validation, error) {
+	if uri == "" {
+		return nil, fault.Invalid("sourceUri", "is required")
+	}
+	if datasetID == "" {
+		return nil, fault.Invalid("dataset", "is required: the dataset's schema types the object's columns")
+	}
+	d, err := s.store.GetDataset(ctx, datasetID)
+	if err != nil {
+		return nil, err
+	}
+	body, _, err := s.objects.Get(ctx, uri, nil)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", uri, err)
+	}
+	defer body.Close()
+	schema := tables.ArrowSchema(d)
+	cols := make([]csvstream.Column, len(d.Columns))
+	for i, c := range d.Columns {
+		cols[i] = csvstream.Column{Name: c.Name, Type: schema.Field(i).Type, Nullable: c.Nullable, PII: c.PII || c.Name == d.SubjectKey}
+	}
+	dec, err := csvstream.NewDecoder(body, cols, format, csvstream.Options{})
+	if err != nil {
+		return nil, err
+	}
+	run, err := s.Start(ctx, suiteName, d, uri, dec.Header(), schema, dqdl.TargetDatasetObject)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		rec, err := dec.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			run.Abort()
+			return nil, err
+		}
+		err = run.Add(ctx, rec)
+		rec.Release()
+		if err != nil {
+			run.Abort()
+			return nil, err
+		}
+	}
+	v, _, err := run.Finish(ctx, "")
+	return v, err
+}
+
+// ValidateDataset runs a suite over a snapshot of a dataset's table (the
+// current one when snapshotID is 0) and records the result.
+func (s *Service) ValidateDataset(ctx context.Context, suiteName, datasetID string, snapshotID int64) (*suite.Validation, error) {
+	d, err := s.store.GetDataset(ctx, datasetID)
+	if err != nil {
+		return nil, err
+	}
+	schema := tables.ArrowSchema(d)
+	target := fmt.Sprintf("%s@%d", d.ID, snapshotID)
+	run, err := s.Start(ctx, suiteName, d, target, nil, schema, dqdl.TargetDataset)
+	if err != nil {
+		return nil, err
+	}
+	read, err := s.tables.Read(ctx, d.ID, snapshotID, func(rec arrow.RecordBatch) error { return run.Add(ctx, rec) })
+	if err != nil {
+		run.Abort()
+		return nil, err
+	}
+	run.record.Target = fmt.Sprintf("%s@%d", d.ID, read)
+	v, _, err := run.Finish(ctx, "")
+	return v, err
+}
+
+// Validation returns a recorded result.
+func (s *Service) Validation(ctx context.Context, id string) (*suite.Validation, error) {
+	return s.store.GetValidation(ctx, id)
+}
