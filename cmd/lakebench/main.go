@@ -43,6 +43,8 @@ func main() {
 	switch os.Args[1] {
 	case "ingest":
 		err = bench(os.Args[2:])
+	case "authz":
+		err = authz(os.Args[2:])
 	case "run-once": // the child process of one measured run
 		err = runOnce(os.Args[2:])
 	default:

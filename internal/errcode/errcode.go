@@ -40,7 +40,7 @@ func Status(err error) *status.Status {
 		code = codes.Aborted
 	case errors.Is(err, store.ErrInvalidPageToken):
 		code = codes.InvalidArgument
-	case errors.Is(err, fault.ErrFailedPrecondition):
+	case errors.Is(err, fault.ErrFailedPrecondition), errors.Is(err, store.ErrStale):
 		code = codes.FailedPrecondition
 	case errors.Is(err, fault.ErrPermissionDenied):
 		code = codes.PermissionDenied

@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
@@ -13,9 +15,9 @@ import (
 	"github.com/lakeplane/lakeplane/internal/store"
 )
 
-// Handler serves GrantsService over gRPC. PlanSync, ApplySync,
-// ListAuditEvents and VerifyAuditLog answer UNIMPLEMENTED until their part
-// of the issue lands.
+// Handler serves GrantsService over gRPC. ListAuditEvents and
+// VerifyAuditLog answer UNIMPLEMENTED: the audit trail's handler serves
+// them.
 type Handler struct {
 	lakeplanev1.UnimplementedGrantsServiceServer
 	svc *Service
@@ -285,4 +287,45 @@ func (h *Handler) ListAccessibleTables(_ context.Context, req *lakeplanev1.ListA
 		resp.Tables = append(resp.Tables, accessibleToProto(at))
 	}
 	return resp, nil
+}
+
+// syncActionToProto converts an action; its input becomes a Struct.
+func syncActionToProto(a SyncAction) (*lakeplanev1.SyncAction, error) {
+	in := &structpb.Struct{}
+	if err := protojson.Unmarshal(a.Input, in); err != nil {
+		return nil, fmt.Errorf("%s input as a Struct: %w", a.Kind, err)
+	}
+	return &lakeplanev1.SyncAction{Kind: a.Kind, Description: a.Description, Input: in}, nil
+}
+
+// PlanSync implements lakeplanev1.GrantsServiceServer.
+func (h *Handler) PlanSync(ctx context.Context, _ *lakeplanev1.PlanSyncRequest) (*lakeplanev1.PlanSyncResponse, error) {
+	p, err := h.svc.PlanSync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	plan := &lakeplanev1.SyncPlan{Id: p.ID, CreateTime: timestamppb.New(p.CreateTime), Actions: make([]*lakeplanev1.SyncAction, len(p.Actions))}
+	for i, a := range p.Actions {
+		if plan.Actions[i], err = syncActionToProto(a); err != nil {
+			return nil, fmt.Errorf("plan sync: %w", err)
+		}
+	}
+	return &lakeplanev1.PlanSyncResponse{Plan: plan}, nil
+}
+
+// ApplySync implements lakeplanev1.GrantsServiceServer.
+func (h *Handler) ApplySync(ctx context.Context, req *lakeplanev1.ApplySyncRequest) (*lakeplanev1.ApplySyncResponse, error) {
+	r, err := h.svc.ApplySync(ctx, req.GetPlanId())
+	if err != nil {
+		return nil, err
+	}
+	out := &lakeplanev1.SyncResult{PlanId: r.PlanID, Applied: int32(r.Applied), Failed: int32(r.Failed), Results: make([]*lakeplanev1.SyncActionResult, len(r.Results))}
+	for i, ar := range r.Results {
+		a, err := syncActionToProto(ar.Action)
+		if err != nil {
+			return nil, fmt.Errorf("apply sync: %w", err)
+		}
+		out.Results[i] = &lakeplanev1.SyncActionResult{Action: a, Applied: ar.Applied, Error: ar.Error}
+	}
+	return &lakeplanev1.ApplySyncResponse{Result: out}, nil
 }

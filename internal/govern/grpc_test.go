@@ -155,6 +155,26 @@ func TestHandler(t *testing.T) {
 		t.Errorf("after delete, accessible = %v", acc)
 	}
 
-	_, err = h.PlanSync(ctx, &lakeplanev1.PlanSyncRequest{})
-	wantCode(t, "PlanSync", err, codes.Unimplemented, "")
+	plan, err := h.PlanSync(ctx, &lakeplanev1.PlanSyncRequest{})
+	if err != nil || plan.GetPlan().GetId() == "" || len(plan.GetPlan().GetActions()) == 0 {
+		t.Fatalf("PlanSync = %v, %v", plan, err)
+	}
+	first := plan.GetPlan().GetActions()[0]
+	if first.GetKind() != KindCreateLFTag || first.GetInput().GetFields()["TagKey"].GetStringValue() != "grade" {
+		t.Errorf("first action = %v", first)
+	}
+	applied, err := h.ApplySync(ctx, &lakeplanev1.ApplySyncRequest{PlanId: plan.GetPlan().GetId()})
+	if err != nil || applied.GetResult().GetFailed() != 0 || int(applied.GetResult().GetApplied()) != len(plan.GetPlan().GetActions()) {
+		t.Fatalf("ApplySync = %v, %v", applied, err)
+	}
+	_, err = h.ApplySync(ctx, &lakeplanev1.ApplySyncRequest{PlanId: plan.GetPlan().GetId()})
+	wantCode(t, "ApplySync twice", err, codes.FailedPrecondition, "applied at")
+	_, err = h.ApplySync(ctx, &lakeplanev1.ApplySyncRequest{})
+	wantCode(t, "ApplySync without id", err, codes.InvalidArgument, "planId")
+	_, err = h.ApplySync(ctx, &lakeplanev1.ApplySyncRequest{PlanId: "nope"})
+	wantCode(t, "ApplySync unknown plan", err, codes.NotFound, "nope")
+	again, err := h.PlanSync(ctx, &lakeplanev1.PlanSyncRequest{})
+	if err != nil || len(again.GetPlan().GetActions()) != 0 {
+		t.Errorf("PlanSync after ApplySync = %v, %v; want no actions", again, err)
+	}
 }

@@ -81,6 +81,10 @@ type tableEntry struct {
 	domainFrom uint8
 	cols       []colEntry
 	colIdx     map[string]int
+	// grades are the columns' effective grades, and lookup finds a
+	// column's index by name, densely, for the hot path of Allowed.
+	grades []uint8
+	lookup colLookup
 	// minGrade is the least effective grade of the table and its columns, 0
 	// when any of them is untagged: a grant opens the whole table when its
 	// grade is at most minGrade (and its domains cover domainSet).
@@ -352,6 +356,11 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 		t.cols[i] = ce
 		t.colIdx[c.Name] = i
 	}
+	t.grades = make([]uint8, len(t.cols))
+	for i := range t.cols {
+		t.grades[i] = t.cols[i].grade
+	}
+	t.lookup = newColLookup(d.Columns)
 	// Any untagged column or table keeps minGrade at 0.
 	for _, c := range t.cols {
 		if c.grade == 0 || t.minGrade == 0 {
@@ -646,16 +655,85 @@ func (ix *Index) Allowed(groups []string, database, table, column string, p Perm
 	if t == nil || p >= numPermissions {
 		return false
 	}
-	ci, ok := t.colIdx[column]
-	if !ok {
+	ci := t.lookup.find(column)
+	if ci < 0 {
 		return false
 	}
 	for _, name := range groups {
-		if g := s.groups[name]; g != nil && g.allows(p, t, ci) {
+		g := s.groups[name]
+		if g == nil {
+			continue
+		}
+		if p.columnLevel() {
+			// The dense path: the effective grade against the group's
+			// least grade; the domain only when a grant names domains.
+			if gr := t.grades[ci]; gr != 0 && (gr >= g.minAny[p] || (g.hasDomain[p] && g.opensColumn(p, &t.cols[ci]))) {
+				return true
+			}
+			continue
+		}
+		if g.allows(p, t, ci) {
 			return true
 		}
 	}
 	return false
+}
+
+// colLookup finds the index of a column by name without a map: an
+// open-addressed table of column indexes (plus one; 0 is empty) hashed by
+// FNV-1a, whose names are compared against one contiguous blob, so that a
+// lookup reads a few adjacent cache lines.
+type colLookup struct {
+	slots []uint32 // a power of two, at least twice the columns
+	offs  []uint32 // name i is blob[offs[i]:offs[i+1]]
+	blob  string
+}
+
+// fnv1a hashes a name.
+func fnv1a(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h ^= uint32(s[i])
+		h *= 16777619
+	}
+	return h
+}
+
+// newColLookup indexes the columns' names.
+func newColLookup(cols []dataset.Column) colLookup {
+	n := 1
+	for n < 2*len(cols) {
+		n <<= 1
+	}
+	l := colLookup{slots: make([]uint32, n), offs: make([]uint32, 0, len(cols)+1)}
+	var b strings.Builder
+	for i, c := range cols {
+		l.offs = append(l.offs, uint32(b.Len()))
+		b.WriteString(c.Name)
+		for h := fnv1a(c.Name) & uint32(n-1); ; h = (h + 1) & uint32(n-1) {
+			if l.slots[h] == 0 {
+				l.slots[h] = uint32(i + 1)
+				break
+			}
+		}
+	}
+	l.offs = append(l.offs, uint32(b.Len()))
+	l.blob = b.String()
+	return l
+}
+
+// find returns the index of the column name, or -1.
+func (l *colLookup) find(name string) int {
+	mask := uint32(len(l.slots) - 1)
+	for h := fnv1a(name) & mask; ; h = (h + 1) & mask {
+		i := int(l.slots[h]) - 1
+		if i < 0 {
+			return -1
+		}
+		if l.blob[l.offs[i]:l.offs[i+1]] == name {
+			return i
+		}
+	}
 }
 
 // ReadableColumns appends to dst the columns of database.table that group

@@ -34,7 +34,10 @@ type Service struct {
 	scale     GradeScale
 	domainKey string
 	ix        *Index
-	mu        sync.Mutex // serialises writes, so the index applies them in store order
+	mu        sync.Mutex    // serialises writes, so the index applies them in store order
+	sync      store.Sync    // sync plans and the applied state; nil: none
+	lf        LakeFormation // the target of ApplySync
+	syncMu    sync.Mutex    // serialises ApplySync calls
 }
 
 // Option configures a Service.
@@ -48,9 +51,15 @@ func WithDomainKey(key string) Option {
 
 // New returns a Service on st for the grade scale of the configuration
 // (gradeKey with values "1".."gradeLevels", optionally labelled), and
-// builds its index from the store.
+// builds its index from the store. When st also implements store.Sync,
+// it keeps sync plans and the applied state (see PlanSync, WithSyncStore);
+// the target of ApplySync is EmbeddedLakeFormation unless
+// WithLakeFormation sets another.
 func New(ctx context.Context, st Store, gradeKey string, gradeLevels int, gradeLabels []string, opts ...Option) (*Service, error) {
-	s := &Service{st: st, scale: GradeScale{Key: gradeKey, Levels: gradeLevels, Labels: slices.Clone(gradeLabels)}, domainKey: DefaultDomainKey}
+	s := &Service{st: st, scale: GradeScale{Key: gradeKey, Levels: gradeLevels, Labels: slices.Clone(gradeLabels)}, domainKey: DefaultDomainKey, lf: EmbeddedLakeFormation{}}
+	if ss, ok := st.(store.Sync); ok {
+		s.sync = ss
+	}
 	for _, o := range opts {
 		o(s)
 	}

@@ -1,0 +1,478 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"text/tabwriter"
+	"time"
+	"unsafe"
+
+	"github.com/cedar-policy/cedar-go"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
+	"github.com/lakeplane/lakeplane/internal/auth"
+	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/govern"
+	"github.com/lakeplane/lakeplane/internal/server"
+	"github.com/lakeplane/lakeplane/internal/store/sqlite"
+	"github.com/lakeplane/lakeplane/internal/telemetry"
+)
+
+// authzCatalog is the generated catalog: its datasets and, per table, the
+// effective grade of every column (0: untagged), which cedar gets as an
+// entity attribute.
+type authzCatalog struct {
+	datasets []*dataset.Dataset
+	dbs      []string // database of each table
+	tables   []string // table name of each table
+	colGrade [][]int  // effective grade per table and column
+	groups   []string
+	grades   []int // the grade of each group's grant
+}
+
+// authzQuery is one single-column decision.
+type authzQuery struct {
+	db, table, column string
+	group             []string
+	cedarReq          cedar.Request
+}
+
+// authz runs `lakebench authz`: it builds a catalog in a fresh SQLite store
+// behind a real govern.Service, measures decisions in process (and the
+// same decisions with cedar-go), then CheckAccess over gRPC on loopback.
+func authz(args []string) error {
+	fs := flag.NewFlagSet("authz", flag.ContinueOnError)
+	tables := fs.Int("tables", 10_000, "tables in the catalog")
+	columns := fs.Int("columns", 30, "columns per table")
+	groups := fs.Int("groups", 300, "groups, one grant each")
+	clients := fs.Int("clients", 4*runtime.NumCPU(), "concurrent gRPC clients")
+	calls := fs.Int("calls", 200_000, "most gRPC calls")
+	maxTime := fs.Duration("grpc-time", 10*time.Second, "most time for the gRPC run")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "lakebench-authz-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	start := time.Now()
+	cat := genCatalog(*tables, *columns, *groups)
+	svc, err := loadCatalog(ctx, filepath.Join(work, "lakeplane.db"), cat)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("catalog: %d tables x %d columns, %d groups; stored and indexed in %v\n", *tables, *columns, *groups, time.Since(start).Round(time.Millisecond))
+
+	qs := genQueries(cat, 1<<16)
+	ix := svc.Index()
+	if err := crossCheck(ix, cat, qs); err != nil {
+		return err
+	}
+	m := measureIndex(ix, cat, qs)
+
+	ps, entities, err := cedarSetup(cat)
+	var cm *measured
+	if err != nil {
+		fmt.Println("cedar-go:", err, "- skipping its column")
+	} else {
+		if err := cedarCrossCheck(ps, entities, ix, qs); err != nil {
+			return err
+		}
+		cm = measureCedar(ps, entities, cat, qs)
+	}
+
+	g, err := measureGRPC(ctx, svc, qs, *clients, *calls, *maxTime)
+	if err != nil {
+		return err
+	}
+	printAuthz(os.Stdout, m, cm, g, *clients)
+	return nil
+}
+
+// genCatalog makes tables of columns in 20 databases: 2% of tables
+// untagged, 10% of the columns of tagged tables overriding the table's
+// grade; and groups with grant grades 1..3 in turn.
+func genCatalog(tables, columns, groups int) *authzCatalog {
+	r := rand.New(rand.NewPCG(1, 2))
+	cat := &authzCatalog{}
+	for i := range tables {
+		db, tbl := fmt.Sprintf("db%02d", i%20), fmt.Sprintf("t%05d", i)
+		d := &dataset.Dataset{ID: db + "." + tbl}
+		if r.IntN(50) != 0 {
+			d.Grade = 1 + r.IntN(3)
+		}
+		eff := make([]int, columns)
+		for c := range columns {
+			col := dataset.Column{Name: "c" + strconv.Itoa(c), Type: dataset.TypeString}
+			eff[c] = d.Grade
+			if d.Grade != 0 && r.IntN(10) == 0 {
+				col.Grade = 1 + r.IntN(3)
+				eff[c] = col.Grade
+			}
+			d.Columns = append(d.Columns, col)
+		}
+		cat.datasets = append(cat.datasets, d)
+		cat.dbs, cat.tables, cat.colGrade = append(cat.dbs, db), append(cat.tables, tbl), append(cat.colGrade, eff)
+	}
+	for g := range groups {
+		cat.groups = append(cat.groups, fmt.Sprintf("group%03d", g))
+		cat.grades = append(cat.grades, 1+g%3)
+	}
+	return cat
+}
+
+// loadCatalog stores the catalog and its grants in a fresh SQLite store
+// and returns a service on it, its index built from the store.
+func loadCatalog(ctx context.Context, path string, cat *authzCatalog) (*govern.Service, error) {
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	// The store stays open for the process's life: the service reads it.
+	for _, d := range cat.datasets {
+		if _, err := st.CreateDataset(ctx, d); err != nil {
+			return nil, fmt.Errorf("store dataset %s: %w", d.ID, err)
+		}
+	}
+	svc, err := govern.New(ctx, st, "grade", 3, nil)
+	if err != nil {
+		return nil, err
+	}
+	for i, g := range cat.groups {
+		spec := govern.GrantSpec{Group: g, Grade: cat.grades[i], Permissions: []govern.Permission{govern.Select}}
+		if _, err := svc.CreateGroupGrant(ctx, spec); err != nil {
+			return nil, fmt.Errorf("grant for %s: %w", g, err)
+		}
+	}
+	return svc, nil
+}
+
+// genQueries makes n single-column decisions on random tables, columns and
+// groups.
+func genQueries(cat *authzCatalog, n int) []authzQuery {
+	r := rand.New(rand.NewPCG(3, 4))
+	qs := make([]authzQuery, n)
+	// A query's names are fresh copies laid out in query order, as the
+	// names of a request just decoded are in cache, not the catalog's.
+	arena := make([]byte, 0, n*40)
+	fresh := func(s string) string {
+		start := len(arena)
+		arena = append(arena, s...)
+		return unsafe.String(&arena[start], len(s))
+	}
+	for i := range qs {
+		t, g := r.IntN(len(cat.tables)), r.IntN(len(cat.groups))
+		c := r.IntN(len(cat.colGrade[t]))
+		q := authzQuery{db: fresh(cat.dbs[t]), table: fresh(cat.tables[t]), column: fresh("c" + strconv.Itoa(c)), group: []string{fresh(cat.groups[g])}}
+		q.cedarReq = cedar.Request{
+			Principal: cedar.NewEntityUID("Group", cedar.String(cat.groups[g])),
+			Action:    cedar.NewEntityUID("Action", "select"),
+			Resource:  cedar.NewEntityUID("Column", cedar.String(q.db+"."+q.table+"."+q.column)),
+		}
+		qs[i] = q
+	}
+	return qs
+}
+
+// crossCheck makes sure the index decides as the catalog says, so that the
+// timings are of right answers.
+func crossCheck(ix *govern.Index, cat *authzCatalog, qs []authzQuery) error {
+	grade := map[string]int{}
+	for i, g := range cat.groups {
+		grade[g] = cat.grades[i]
+	}
+	pos := map[string]int{}
+	for i := range cat.tables {
+		pos[cat.dbs[i]+"."+cat.tables[i]] = i
+	}
+	for _, q := range qs[:4096] {
+		c, _ := strconv.Atoi(q.column[1:])
+		eff := cat.colGrade[pos[q.db+"."+q.table]][c]
+		want := eff != 0 && eff >= grade[q.group[0]]
+		if got := ix.Allowed(q.group, q.db, q.table, q.column, govern.Select); got != want {
+			return fmt.Errorf("self-check: %s on %s.%s.%s: index says %v, want %v", q.group[0], q.db, q.table, q.column, got, want)
+		}
+	}
+	return nil
+}
+
+// measured are the in-process timings of one engine.
+type measured struct {
+	hotNs, randomNs float64 // one column decision, one table / random tables
+	listNs          float64 // readable columns of one random table for one group
+	allocs          float64 // per single-column decision
+}
+
+// benchFn runs fn as a Go benchmark and returns ns/op and allocs/op.
+func benchFn(fn func(b *testing.B)) (float64, float64) {
+	r := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		fn(b)
+	})
+	if r.N == 0 {
+		return 0, 0
+	}
+	return float64(r.T.Nanoseconds()) / float64(r.N), float64(r.MemAllocs) / float64(r.N)
+}
+
+// measureIndex times lakeplane's index.
+func measureIndex(ix *govern.Index, cat *authzCatalog, qs []authzQuery) *measured {
+	m := &measured{}
+	mask := len(qs) - 1
+	m.hotNs, _ = benchFn(func(b *testing.B) {
+		q := qs[0]
+		i := 0
+		for b.Loop() {
+			i++
+			ix.Allowed(q.group, q.db, q.table, qs[i&31].column, govern.Select)
+		}
+	})
+	m.randomNs, _ = benchFn(func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			q := &qs[i&mask]
+			i++
+			ix.Allowed(q.group, q.db, q.table, q.column, govern.Select)
+		}
+	})
+	m.listNs, _ = benchFn(func(b *testing.B) {
+		dst := make([]string, 0, 64)
+		i := 0
+		for b.Loop() {
+			q := &qs[i&mask]
+			i++
+			dst = ix.ReadableColumns(dst[:0], q.group[0], q.db, q.table)
+		}
+	})
+	i := 0
+	m.allocs = testing.AllocsPerRun(10_000, func() {
+		q := &qs[i&mask]
+		i++
+		ix.Allowed(q.group, q.db, q.table, q.column, govern.Select)
+	})
+	return m
+}
+
+// cedarPolicy is the grade rule in Cedar.
+const cedarPolicy = `permit(principal, action, resource) when { resource.grade >= principal.grade };`
+
+// cedarSetup builds the policy set and the entities: a Group per group
+// with its grant's grade, a Column per column with its effective grade
+// (none when untagged, so that the policy errs and denies, as Lake
+// Formation denies untagged resources).
+func cedarSetup(cat *authzCatalog) (*cedar.PolicySet, cedar.EntityMap, error) {
+	ps, err := cedar.NewPolicySetFromBytes("grade.cedar", []byte(cedarPolicy))
+	if err != nil {
+		return nil, nil, fmt.Errorf("cedar policy: %w", err)
+	}
+	entities := cedar.EntityMap{}
+	for i, g := range cat.groups {
+		uid := cedar.NewEntityUID("Group", cedar.String(g))
+		entities[uid] = cedar.Entity{UID: uid, Attributes: cedar.NewRecord(cedar.RecordMap{"grade": cedar.Long(cat.grades[i])})}
+	}
+	for t := range cat.tables {
+		for c, grade := range cat.colGrade[t] {
+			uid := cedar.NewEntityUID("Column", cedar.String(cat.dbs[t]+"."+cat.tables[t]+".c"+strconv.Itoa(c)))
+			attrs := cedar.RecordMap{}
+			if grade != 0 {
+				attrs["grade"] = cedar.Long(grade)
+			}
+			entities[uid] = cedar.Entity{UID: uid, Attributes: cedar.NewRecord(attrs)}
+		}
+	}
+	return ps, entities, nil
+}
+
+// cedarCrossCheck makes sure cedar decides as the index does.
+func cedarCrossCheck(ps *cedar.PolicySet, entities cedar.EntityMap, ix *govern.Index, qs []authzQuery) error {
+	for _, q := range qs[:4096] {
+		d, _ := cedar.Authorize(ps, entities, q.cedarReq)
+		if got, want := d == cedar.Allow, ix.Allowed(q.group, q.db, q.table, q.column, govern.Select); got != want {
+			return fmt.Errorf("cedar decides %v for %s on %s.%s.%s, the index %v", got, q.group[0], q.db, q.table, q.column, want)
+		}
+	}
+	return nil
+}
+
+// measureCedar times the same decisions with cedar-go.
+func measureCedar(ps *cedar.PolicySet, entities cedar.EntityMap, cat *authzCatalog, qs []authzQuery) *measured {
+	m := &measured{}
+	mask := len(qs) - 1
+	hot := make([]cedar.Request, 32)
+	for i := range hot {
+		hot[i] = qs[0].cedarReq
+		hot[i].Resource = cedar.NewEntityUID("Column", cedar.String(qs[0].db+"."+qs[0].table+"."+qs[i&31].column))
+	}
+	m.hotNs, _ = benchFn(func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i++
+			cedar.Authorize(ps, entities, hot[i&31])
+		}
+	})
+	m.randomNs, m.allocs = benchFn(func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			q := &qs[i&mask]
+			i++
+			cedar.Authorize(ps, entities, q.cedarReq)
+		}
+	})
+	// The columns of each queried table, as cedar resources, made up front.
+	ncols := len(cat.colGrade[0])
+	tableCols := make([][]cedar.EntityUID, 1024)
+	for i := range tableCols {
+		q := &qs[i]
+		for c := range ncols {
+			tableCols[i] = append(tableCols[i], cedar.NewEntityUID("Column", cedar.String(q.db+"."+q.table+".c"+strconv.Itoa(c))))
+		}
+	}
+	m.listNs, _ = benchFn(func(b *testing.B) {
+		dst := make([]cedar.EntityUID, 0, 64)
+		i := 0
+		for b.Loop() {
+			k := i & 1023
+			i++
+			req := qs[k].cedarReq
+			dst = dst[:0]
+			for _, col := range tableCols[k] {
+				req.Resource = col
+				if d, _ := cedar.Authorize(ps, entities, req); d == cedar.Allow {
+					dst = append(dst, col)
+				}
+			}
+		}
+	})
+	return m
+}
+
+// grpcMeasured is the outcome of the gRPC run.
+type grpcMeasured struct {
+	calls    int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+}
+
+// measureGRPC serves the service's GrantsService on a loopback port
+// through internal/server (the interceptors of the real server, with
+// authentication off) and calls CheckAccess from concurrent clients until
+// maxCalls calls or maxTime.
+func measureGRPC(ctx context.Context, svc *govern.Service, qs []authzQuery, clients, maxCalls int, maxTime time.Duration) (*grpcMeasured, error) {
+	tel, err := telemetry.Setup(ctx, "lakebench", func(string) string { return "" })
+	if err != nil {
+		return nil, err
+	}
+	defer tel.Shutdown(context.Background())
+	srv, err := server.New(ctx, server.Options{
+		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth.Local{}, Telemetry: tel,
+		Ready: func(context.Context) error { return nil },
+	}, server.Services{Grants: govern.NewHandler(svc)})
+	if err != nil {
+		return nil, err
+	}
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx) }()
+	defer func() {
+		stop()
+		<-served
+	}()
+	// A few connections, shared by the clients, as a portal's pool would.
+	conns := make([]*grpc.ClientConn, min(clients, 4))
+	for i := range conns {
+		if conns[i], err = grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+			return nil, err
+		}
+		defer conns[i].Close()
+	}
+	// Warm up the connections.
+	for _, c := range conns {
+		q := qs[0]
+		if _, err := lakeplanev1.NewGrantsServiceClient(c).CheckAccess(ctx, &lakeplanev1.CheckAccessRequest{Groups: q.group, Database: q.db, Table: q.table, Columns: []string{q.column}}); err != nil {
+			return nil, fmt.Errorf("CheckAccess over gRPC: %w", err)
+		}
+	}
+	var next atomic.Int64
+	deadline := time.Now().Add(maxTime)
+	lat := make([][]time.Duration, clients)
+	errs := make([]error, clients)
+	var wg sync.WaitGroup
+	begin := time.Now()
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cl := lakeplanev1.NewGrantsServiceClient(conns[w%len(conns)])
+			for {
+				n := int(next.Add(1)) - 1
+				if n >= maxCalls || (n&63 == 0 && time.Now().After(deadline)) {
+					return
+				}
+				q := &qs[n&(len(qs)-1)]
+				t0 := time.Now()
+				_, err := cl.CheckAccess(ctx, &lakeplanev1.CheckAccessRequest{Groups: q.group, Database: q.db, Table: q.table, Columns: []string{q.column}, Permission: lakeplanev1.Permission_SELECT})
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				lat[w] = append(lat[w], time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("CheckAccess over gRPC: %w", err)
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	if len(all) == 0 {
+		return nil, errors.New("no gRPC call finished")
+	}
+	return &grpcMeasured{calls: len(all), elapsed: elapsed, p50: all[len(all)/2], p99: all[len(all)*99/100]}, nil
+}
+
+// printAuthz prints the results with cedar-go's and the ratios.
+func printAuthz(w io.Writer, m, cm *measured, g *grpcMeasured, clients int) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "measure\tlakeplane\tcedar-go\tcedar/lakeplane\ttarget\t")
+	row := func(name string, ours, theirs float64, target string) {
+		if cm == nil {
+			fmt.Fprintf(tw, "%s\t%.1f\t-\t-\t%s\t\n", name, ours, target)
+			return
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1fx\t%s\t\n", name, ours, theirs, theirs/ours, target)
+	}
+	var c measured
+	if cm != nil {
+		c = *cm
+	}
+	row("ns per column decision, one table", m.hotNs, c.hotNs, "")
+	row("ns per column decision, random tables", m.randomNs, c.randomNs, ">= 25x")
+	row("ns per readable columns of a table", m.listNs, c.listNs, ">= 100x")
+	fmt.Fprintf(tw, "allocs per column decision\t%.0f\t%s\t\t0\t\n", m.allocs, map[bool]string{true: "-", false: strconv.FormatFloat(c.allocs, 'f', 0, 64)}[cm == nil])
+	rate := float64(g.calls) / g.elapsed.Seconds()
+	fmt.Fprintf(tw, "gRPC CheckAccess/s (%d clients, %d calls)\t%.0f\t\t\t>= 20000\t\n", clients, g.calls, rate)
+	fmt.Fprintf(tw, "gRPC p50 / p99 latency\t%v / %v\t\t\tp99 < 5ms\t\n", g.p50.Round(time.Microsecond), g.p99.Round(time.Microsecond))
+	tw.Flush()
+	fmt.Fprintf(w, "GOMAXPROCS=%d, %s\n", runtime.GOMAXPROCS(0), runtime.Version())
+}
