@@ -45,6 +45,8 @@ func main() {
 		err = bench(os.Args[2:])
 	case "authz":
 		err = authz(os.Args[2:])
+	case "cost":
+		err = costBench(os.Args[2:])
 	case "run-once": // the child process of one measured run
 		err = runOnce(os.Args[2:])
 	default:

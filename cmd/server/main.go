@@ -138,7 +138,7 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 	}
 	checks := quality.NewService(st, sources, a.tables, spillDir)
 	loader := &ingest.Loader{Datasets: st, Sources: sources, Rejects: rejects, RejectsDir: "file://" + filepath.ToSlash(rejectsDir), Tables: a.tables, Quality: checks}
-	costs, err := cost.NewService(cost.Deps{Store: st, Objects: sources})
+	costs, err := cost.NewService(cost.Deps{Store: st, Objects: sources, Datasets: datasetLayouts{store: st, tables: a.tables}})
 	if err != nil {
 		return err
 	}
@@ -186,6 +186,31 @@ func (g grantsServer) ListAuditEvents(ctx context.Context, req *lakeplanev1.List
 
 func (g grantsServer) VerifyAuditLog(ctx context.Context, req *lakeplanev1.VerifyAuditLogRequest) (*lakeplanev1.VerifyAuditLogResponse, error) {
 	return g.audit.VerifyAuditLog(ctx, req)
+}
+
+// datasetLayouts tells the cost recommendations how a dataset is stored.
+type datasetLayouts struct {
+	store  store.Datasets
+	tables *tables.Catalog
+}
+
+// DatasetLayout implements cost.DatasetStats.
+func (l datasetLayouts) DatasetLayout(ctx context.Context, id string) (cost.DatasetLayout, bool, error) {
+	if dataset.ValidateID(id) != nil {
+		return cost.DatasetLayout{}, false, nil
+	}
+	d, err := l.store.GetDataset(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return cost.DatasetLayout{}, false, nil
+	}
+	if err != nil {
+		return cost.DatasetLayout{}, false, err
+	}
+	st, err := l.tables.Stats(ctx, id)
+	if err != nil {
+		return cost.DatasetLayout{}, false, err
+	}
+	return cost.DatasetLayout{SizeBytes: st.SizeBytes, Files: st.FileCount, Partitioned: len(d.PartitionBy) > 0}, true, nil
 }
 
 // recordJobUsage prices every job that ends into the cost records.

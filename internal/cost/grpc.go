@@ -14,8 +14,7 @@ import (
 	"github.com/lakeplane/lakeplane/internal/store"
 )
 
-// Handler serves CostReportService over gRPC. ListRecommendations and
-// StopIdleNotebooks answer UNIMPLEMENTED until recommendations land.
+// Handler serves CostReportService over gRPC.
 type Handler struct {
 	lakeplanev1.UnimplementedCostReportServiceServer
 	svc *Service
@@ -98,6 +97,51 @@ func (h *Handler) GetCostReport(ctx context.Context, req *lakeplanev1.GetCostRep
 	}
 	for _, m := range rep.Trend {
 		resp.Trend = append(resp.Trend, &lakeplanev1.MonthCost{Month: m.Month, Cost: usage.FormatMoney(m.Cost), Change: m.Change})
+	}
+	for _, r := range rep.Recommendations {
+		resp.Recommendations = append(resp.Recommendations, recommendationToProto(r))
+	}
+	return resp, nil
+}
+
+// recommendationToProto converts a recommendation.
+func recommendationToProto(r Recommendation) *lakeplanev1.Recommendation {
+	return &lakeplanev1.Recommendation{Kind: string(r.Kind), Resource: r.Resource,
+		EstimatedMonthlySaving: usage.FormatMoney(r.MonthlySaving), Currency: r.Currency, Action: r.Action, Reason: r.Reason}
+}
+
+// ListRecommendations implements lakeplanev1.CostReportServiceServer: the
+// recommendations for the last 30 days, most saving first, paged.
+func (h *Handler) ListRecommendations(ctx context.Context, req *lakeplanev1.ListRecommendationsRequest) (*lakeplanev1.ListRecommendationsResponse, error) {
+	size, err := pageSize(req.GetPageSize())
+	if err != nil {
+		return nil, err
+	}
+	recs, err := h.svc.Recommend(ctx, RecommendRequest{})
+	if err != nil {
+		return nil, err
+	}
+	page, next, err := pageRecommendations(recs, req.GetPageToken(), size)
+	if err != nil {
+		return nil, err
+	}
+	resp := &lakeplanev1.ListRecommendationsResponse{NextPageToken: next}
+	for _, r := range page {
+		resp.Recommendations = append(resp.Recommendations, recommendationToProto(r))
+	}
+	return resp, nil
+}
+
+// StopIdleNotebooks implements lakeplanev1.CostReportServiceServer.
+func (h *Handler) StopIdleNotebooks(ctx context.Context, req *lakeplanev1.StopIdleNotebooksRequest) (*lakeplanev1.StopIdleNotebooksResponse, error) {
+	nbs, err := h.svc.StopIdleNotebooks(ctx, StopIdleRequest{IdleHours: req.GetIdleHours(), DryRun: req.GetDryRun()})
+	if err != nil {
+		return nil, err
+	}
+	resp := &lakeplanev1.StopIdleNotebooksResponse{}
+	for _, n := range nbs {
+		resp.Notebooks = append(resp.Notebooks, &lakeplanev1.Notebook{Name: n.Name, InstanceType: n.InstanceType, IdleHours: n.IdleHours,
+			Stopped: n.Stopped, EstimatedMonthlySaving: usage.FormatMoney(n.MonthlySaving), Currency: h.svc.Prices().Currency})
 	}
 	return resp, nil
 }

@@ -25,6 +25,8 @@ type Report struct {
 	// Trend is the cost of every month from the first with usage to the
 	// last, months without usage included at zero.
 	Trend []Month
+	// Recommendations are the ways to spend less, most saving first.
+	Recommendations []Recommendation
 }
 
 // Item is the cost of one group.

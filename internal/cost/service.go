@@ -33,9 +33,11 @@ import (
 
 // Service records, imports and reports usage and its cost.
 type Service struct {
-	store   store.Usage
-	objects objects.Store
-	parsing Parsing
+	store    store.Usage
+	objects  objects.Store
+	parsing  Parsing
+	datasets DatasetStats
+	stopper  NotebookStopper
 }
 
 // Deps are what a Service needs.
@@ -51,6 +53,12 @@ type Deps struct {
 	TeamTag, DatasetTag string
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Datasets tells the recommendations the layout of datasets; without
+	// it there are no FULL_SCAN and SMALL_FILES recommendations.
+	Datasets DatasetStats
+	// Notebooks stops notebook instances (the AWS integration); without
+	// it StopIdleNotebooks only lists them (dry runs).
+	Notebooks NotebookStopper
 }
 
 // NewService returns a Service on d, or an error when its prices are not
@@ -69,7 +77,7 @@ func NewService(d Deps) (*Service, error) {
 	if p.Now == nil {
 		p.Now = time.Now
 	}
-	return &Service{store: d.Store, objects: d.Objects, parsing: p}, nil
+	return &Service{store: d.Store, objects: d.Objects, parsing: p, datasets: d.Datasets, stopper: d.Notebooks}, nil
 }
 
 // Prices returns the service's price table.
@@ -359,7 +367,8 @@ type ReportRequest struct {
 }
 
 // Report reports the cost of a period, in the price table's currency;
-// the store sums it.
+// the store sums it. Its recommendations look at the last 30 days of the
+// period (see Recommend), with the default idle threshold.
 func (s *Service) Report(ctx context.Context, req ReportRequest) (*Report, error) {
 	if req.GroupBy == "" {
 		req.GroupBy = store.GroupByResource
@@ -385,5 +394,19 @@ func (s *Service) Report(ctx context.Context, req ReportRequest) (*Report, error
 	if err != nil {
 		return nil, fmt.Errorf("cost report: %w", err)
 	}
-	return BuildReport(q.Currency, groups, months, req.ParetoThreshold)
+	rep, err := BuildReport(q.Currency, groups, months, req.ParetoThreshold)
+	if err != nil {
+		return nil, err
+	}
+	end := req.End
+	if end.IsZero() {
+		end = s.parsing.Now()
+	}
+	if req.Start.IsZero() || end.After(req.Start) {
+		// A period that starts after now has nothing to recommend on.
+		if rep.Recommendations, err = s.Recommend(ctx, RecommendRequest{Start: req.Start, End: end}); err != nil {
+			return nil, fmt.Errorf("cost report: %w", err)
+		}
+	}
+	return rep, nil
 }

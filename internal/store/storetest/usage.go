@@ -44,6 +44,8 @@ var usageTests = []struct {
 	{"SumByMonth", testUsageSumByMonth},
 	{"SumEmpty", testUsageSumEmpty},
 	{"CanceledContext", testUsageCanceledContext},
+	{"Profile", testUsageProfile},
+	{"NotebookActivity", testUsageNotebookActivity},
 }
 
 // money parses a decimal or fails the test.
@@ -290,5 +292,98 @@ func testUsageCanceledContext(t *testing.T, u store.Usage) {
 	}
 	if _, err := u.SumUsage(ctx, store.UsageQuery{Currency: "USD", GroupBy: store.GroupByResource}); err == nil {
 		t.Error("SumUsage with a canceled context succeeded")
+	}
+}
+
+func testUsageProfile(t *testing.T, u store.Usage) {
+	mk := func(id, resource, team, cost string, attrs map[string]string) *usage.Record {
+		r := UsageRecord(id, resource, day(5, 1, 0), cost)
+		r.Team, r.Attributes = team, attrs
+		return r
+	}
+	athena := mk("q", "a", "bi", "100", map[string]string{"state": "FAILED"})
+	athena.Source = usage.AthenaQuery
+	mustInsertUsage(t, u, 7,
+		mk("1", "a", "", "1.000000001", map[string]string{"state": "FAILED", "executionTime": "30", "bytesRead": "1000"}),
+		mk("2", "a", "data", "2", map[string]string{"state": "TIMEOUT", "executionTime": "60", "bytesWritten": "24"}),
+		mk("3", "a", "", "3", map[string]string{"state": "SUCCEEDED", "executionTime": "61", "bytesRead": "x1", "bytesWritten": "-5"}),
+		mk("4", "b", "ml", "0.5", map[string]string{"executionTime": "9999999999999999999999", "bytesRead": "7"}),
+		mk("5", "b", "ml", "0.25", nil),
+		athena,
+		UsageRecord("old", "a", day(4, 1, 0), "1000"),
+	)
+	q := store.UsageProfileQuery{
+		UsageQuery:   store.UsageQuery{Currency: "USD", GroupBy: store.GroupByResource, Start: day(5, 1, 0)},
+		Source:       usage.GlueJobRun,
+		FailedStates: []string{"FAILED", "TIMEOUT", "ERROR"},
+		ShortSeconds: 60,
+	}
+	got, err := u.ProfileUsage(context.Background(), q)
+	if err != nil {
+		t.Fatalf("ProfileUsage: %v", err)
+	}
+	g := make([]string, len(got))
+	for i, p := range got {
+		g[i] = fmt.Sprintf("%s team=%s ds=%s cost=%s n=%d qty=%g max=%g failed=%d/%s short=%d/%s bytes=%g/%d", p.Key, p.Team, p.Dataset,
+			p.Cost, p.Records, p.Quantity, p.MaxQuantity, p.Failed, p.FailedCost, p.Short, p.ShortCost, p.BytesProcessed, p.BytesRecords)
+	}
+	want := []string{
+		"a team=data ds=sales.orders cost=6.000000001 n=3 qty=0.75 max=0.25 failed=2/3.000000001 short=2/3.000000001 bytes=1024/2",
+		"b team=ml ds=sales.orders cost=0.75 n=2 qty=0.5 max=0.25 failed=0/0 short=0/0 bytes=7/1",
+	}
+	if !reflect.DeepEqual(g, want) {
+		t.Errorf("ProfileUsage:\n got  %q\n want %q", g, want)
+	}
+	q.Source, q.FailedStates, q.GroupBy = "", nil, store.GroupByTeam
+	got, err = u.ProfileUsage(context.Background(), q)
+	if err != nil {
+		t.Fatalf("ProfileUsage by team: %v", err)
+	}
+	if len(got) != 4 || got[1].Key != "bi" || !got[1].Cost.Equal(money(t, "100")) || got[1].Failed != 0 {
+		t.Errorf("ProfileUsage by team without failed states = %+v", got)
+	}
+	if _, err := u.ProfileUsage(context.Background(), store.UsageProfileQuery{UsageQuery: store.UsageQuery{Currency: "USD", GroupBy: "x"}}); err == nil {
+		t.Error("ProfileUsage with an unknown grouping succeeded")
+	}
+}
+
+func testUsageNotebookActivity(t *testing.T, u store.Usage) {
+	nb := func(id, name string, start time.Time, cost string, attrs map[string]string) *usage.Record {
+		r := UsageRecord(id, "sagemaker:notebook/"+name, start, cost)
+		r.Source, r.Unit, r.Attributes = usage.SageMakerNotebook, usage.UnitInstanceHours, attrs
+		r.EndTime = start.Add(24 * time.Hour)
+		return r
+	}
+	open := nb("o", "open", day(6, 3, 0), "3", map[string]string{"lastActivity": "not a time"})
+	open.EndTime = time.Time{}
+	mustInsertUsage(t, u, 5,
+		nb("a1", "alpha", day(6, 1, 0), "1.2", map[string]string{"instanceType": "ml.t3.medium", "inServiceSince": "2026-05-31T18:00:00Z"}),
+		nb("a2", "alpha", day(6, 2, 0), "1.2", map[string]string{"instanceType": "ml.t3.medium", "inServiceSince": "2026-06-01T07:00:00Z",
+			"lastActivity": "2026-06-02T09:30:00Z"}),
+		open,
+		UsageRecord("glue", "sagemaker:notebook/alpha", day(6, 5, 0), "9"),
+		nb("old", "alpha", day(5, 1, 0), "50", nil),
+	)
+	got, err := u.ListNotebookActivity(context.Background(), store.UsageQuery{Currency: "USD", Start: day(6, 1, 0)})
+	if err != nil {
+		t.Fatalf("ListNotebookActivity: %v", err)
+	}
+	want := []store.NotebookActivity{
+		{Resource: "sagemaker:notebook/alpha", InstanceType: "ml.t3.medium", InServiceSince: day(6, 1, 7),
+			LastActivity: time.Date(2026, 6, 2, 9, 30, 0, 0, time.UTC), LastEnd: day(6, 3, 0), Cost: money(t, "2.4"), Records: 2},
+		{Resource: "sagemaker:notebook/open", LastEnd: day(6, 3, 0), Cost: money(t, "3"), Records: 1},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ListNotebookActivity = %+v, want %+v", got, want)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !g.Cost.Equal(w.Cost) {
+			t.Errorf("notebook %d cost %s, want %s", i, g.Cost, w.Cost)
+		}
+		g.Cost, w.Cost = decimal.Zero, decimal.Zero
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("notebook %d:\n got  %+v\n want %+v", i, g, w)
+		}
 	}
 }
