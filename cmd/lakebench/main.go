@@ -47,6 +47,8 @@ func main() {
 		err = authz(os.Args[2:])
 	case "cost":
 		err = costBench(os.Args[2:])
+	case "validate":
+		err = validateBench(os.Args[2:])
 	case "run-once": // the child process of one measured run
 		err = runOnce(os.Args[2:])
 	default:

@@ -31,6 +31,7 @@ import (
 	"github.com/lakeplane/lakeplane/internal/jobrun"
 	"github.com/lakeplane/lakeplane/internal/objects"
 	"github.com/lakeplane/lakeplane/internal/quality"
+	"github.com/lakeplane/lakeplane/internal/quality/alert"
 	"github.com/lakeplane/lakeplane/internal/server"
 	"github.com/lakeplane/lakeplane/internal/store"
 	"github.com/lakeplane/lakeplane/internal/store/postgres"
@@ -74,6 +75,7 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, getenv fu
 type app struct {
 	server    *server.Server
 	workers   *jobrun.Pool
+	alerts    *alert.Dispatcher
 	store     store.Store
 	tables    *tables.Catalog
 	telemetry *telemetry.Telemetry
@@ -136,7 +138,14 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 	if err := os.MkdirAll(spillDir, 0o750); err != nil {
 		return fmt.Errorf("spill dir: %w", err)
 	}
-	checks := quality.NewService(st, sources, a.tables, spillDir)
+	sinks, err := alertSinks(cfg, os.Getenv)
+	if err != nil {
+		return err
+	}
+	a.alerts = alert.New(st, sinks, alert.Options{
+		Attempts: cfg.AlertAttempts, InitialBackoff: cfg.AlertBackoff, MaxBackoff: cfg.AlertMaxBackoff, Logger: a.logger,
+	})
+	checks := quality.NewService(st, sources, a.tables, spillDir).WithAlerts(a.alerts)
 	loader := &ingest.Loader{Datasets: st, Sources: sources, Rejects: rejects, RejectsDir: "file://" + filepath.ToSlash(rejectsDir), Tables: a.tables, Quality: checks}
 	costs, err := cost.NewService(cost.Deps{Store: st, Objects: sources, Datasets: datasetLayouts{store: st, tables: a.tables}})
 	if err != nil {
@@ -171,6 +180,25 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		Quality: quality.NewHandler(checks, st),
 	})
 	return err
+}
+
+// alertSinks returns the configured webhooks, each with the signing secret
+// read from the environment variable it names (from the process
+// environment, like every secret the file does not hold).
+func alertSinks(cfg *config.Config, getenv func(string) string) ([]alert.Sink, error) {
+	var sinks []alert.Sink
+	for i, w := range cfg.AlertWebhooks {
+		secret := getenv(w.SecretEnv)
+		if secret == "" {
+			return nil, fmt.Errorf("alertWebhooks[%d] (%q).secretEnv: environment variable %s is not set; it must hold the webhook's signing secret", i, w.Name, w.SecretEnv)
+		}
+		hook, err := alert.NewWebhook(w.Name, w.URL, []byte(secret), nil)
+		if err != nil {
+			return nil, fmt.Errorf("alertWebhooks[%d]: %w", i, err)
+		}
+		sinks = append(sinks, hook)
+	}
+	return sinks, nil
 }
 
 // grantsServer is the GrantsService: tags, grants and checks from govern,
@@ -259,6 +287,9 @@ func (a *app) serve(ctx context.Context) error {
 	}()
 	err := a.server.Serve(ctx)
 	<-workersDone
+	// The jobs have ended, so no alert comes any more: the ones not yet
+	// delivered are recorded as dead letters.
+	a.alerts.Close()
 	return err
 }
 
@@ -311,6 +342,9 @@ func openSources(ctx context.Context, cfg *config.Config, getenv func(string) st
 
 // close releases what start opened; the server and workers have stopped.
 func (a *app) close() {
+	if a.alerts != nil {
+		a.alerts.Close()
+	}
 	if a.tables != nil {
 		if err := a.tables.Close(); err != nil {
 			a.logger.Warn("closing the catalog", "error", err)

@@ -1,10 +1,20 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
+	"github.com/lakeplane/lakeplane/internal/quality/alert"
 )
 
 const customersSuite = `Rules = [
@@ -106,5 +116,149 @@ func TestQualityGatesIngest(t *testing.T) {
 	r.do(t, "GET", "/v1/validations?dataset=insure.customers&outcome=FAIL", "", nil, &list)
 	if len(list.Validations) != 2 {
 		t.Fatalf("failed validations of the dataset: %d", len(list.Validations))
+	}
+}
+
+// hookCall is one request a test webhook receiver saw.
+type hookCall struct {
+	body      []byte
+	signature string
+	timestamp string
+}
+
+// A load breaking its suite alerts every configured webhook: the live one
+// gets a signed summary without sample values, the one that is down gets
+// its tries and ends a dead letter, and both deliveries show on the
+// validation over REST.
+func TestFailedValidationAlertsWebhooks(t *testing.T) {
+	calls := make(chan hookCall, 10)
+	live := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		calls <- hookCall{body, r.Header.Get(alert.SignatureHeader), r.Header.Get(alert.TimestampHeader)}
+	}))
+	defer live.Close()
+	var downHits atomic.Int32
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		downHits.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	defer down.Close()
+	t.Setenv("LAKEPLANE_TEST_HOOK_SECRET", "hook-secret-1")
+	t.Setenv("LAKEPLANE_TEST_DOWN_SECRET", "hook-secret-2")
+	cfgFile := filepath.Join(t.TempDir(), "lakeplane.yaml")
+	cfg := fmt.Sprintf(`alertAttempts: 3
+alertBackoff: 10ms
+alertMaxBackoff: 20ms
+alertWebhooks:
+  - {name: oncall, url: %q, secretEnv: LAKEPLANE_TEST_HOOK_SECRET}
+  - {name: broken, url: %q, secretEnv: LAKEPLANE_TEST_DOWN_SECRET}
+`, live.URL+"/hook", down.URL)
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := startServer(t, "--config="+cfgFile)
+
+	suiteText := `Rules = [ ColumnLength "name" <= 4, RowCount > 0 ]`
+	if code := r.do(t, "POST", "/v1/suites", "", map[string]any{"name": "short-names", "dqdl": suiteText}, nil); code != 200 {
+		t.Fatalf("create suite: %d", code)
+	}
+	ds := customersDataset()
+	ds["qualitySuite"] = "short-names"
+	ds["columns"].([]map[string]any)[1]["pii"] = true
+	if code := r.do(t, "POST", "/v1/datasets", "", ds, nil); code != 200 {
+		t.Fatalf("create dataset: %d", code)
+	}
+	// Names 홍길동1..홍길동9 fit in 4 characters; 홍길동10..12 do not.
+	var started map[string]any
+	r.do(t, "POST", "/v1/datasets/insure.customers:ingest", "", map[string]any{"sourceUri": r.landing(t, "long.csv", []byte(customersCSV(1, 12, 0)))}, &started)
+	j := r.watch(t, started["id"].(string))
+	if j.GetState() != lakeplanev1.JobState_FAILED || len(j.GetValidations()) != 1 {
+		t.Fatalf("a load breaking the suite: %v", j)
+	}
+	id := j.GetValidations()[0]
+
+	var call hookCall
+	select {
+	case call = <-calls:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the webhook got no alert")
+	}
+	if err := alert.Verify([]byte("hook-secret-1"), call.timestamp, call.body, call.signature, time.Minute, time.Now()); err != nil {
+		t.Fatalf("alert signature: %v", err)
+	}
+	if strings.Contains(string(call.body), "홍길동") {
+		t.Fatalf("the alert shows a masked value: %s", call.body)
+	}
+	var a alert.Alert
+	if err := json.Unmarshal(call.body, &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.ValidationID != id || a.JobID != j.GetId() || a.Outcome != "FAIL" || a.RowsEvaluated != 12 || a.Dataset != "insure.customers" ||
+		len(a.FailingRules) != 1 || a.FailingRules[0].FailingRows != 3 || a.FailingRules[0].Expected == "" {
+		t.Fatalf("alert: %+v", a)
+	}
+
+	type alertJSON struct {
+		Sink      string `json:"sink"`
+		State     string `json:"state"`
+		Attempts  int    `json:"attempts"`
+		LastError string `json:"lastError"`
+		Time      string `json:"time"`
+	}
+	var v struct {
+		validationJSON
+		Alerts []alertJSON `json:"alerts"`
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r.do(t, "GET", "/v1/validations/"+id, "", nil, &v)
+		if len(v.Alerts) == 2 && v.Alerts[0].State == "DEAD_LETTER" && v.Alerts[1].State == "DELIVERED" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the validation's alerts: %+v", v.Alerts)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if b := v.Alerts[0]; b.Sink != "broken" || b.Attempts != 3 || !strings.Contains(b.LastError, "500") || b.Time == "" {
+		t.Fatalf("the down webhook's delivery: %+v", b)
+	}
+	if o := v.Alerts[1]; o.Sink != "oncall" || o.Attempts != 1 || o.LastError != "" {
+		t.Fatalf("the live webhook's delivery: %+v", o)
+	}
+	if n := downHits.Load(); n != 3 {
+		t.Fatalf("the down webhook got %d tries, want 3", n)
+	}
+	var list struct {
+		Validations []struct {
+			ID     string      `json:"id"`
+			Alerts []alertJSON `json:"alerts"`
+		} `json:"validations"`
+	}
+	r.do(t, "GET", "/v1/validations?dataset=insure.customers", "", nil, &list)
+	if len(list.Validations) != 1 || list.Validations[0].ID != id || len(list.Validations[0].Alerts) != 2 {
+		t.Fatalf("listed validations: %+v", list.Validations)
+	}
+
+	// ValidateObject alerts too; a passing validation does not.
+	if code := r.do(t, "POST", "/v1/suites/short-names:validateObject", "", map[string]any{"sourceUri": r.landing(t, "again.csv", []byte(customersCSV(8, 11, 0))), "dataset": "insure.customers"}, &v); code != 200 || v.Outcome != "FAIL" {
+		t.Fatalf("validate an object: %d %+v", code, v)
+	}
+	select {
+	case call = <-calls:
+		var again alert.Alert
+		if err := json.Unmarshal(call.body, &again); err != nil || again.ValidationID != v.ID || again.JobID != "" {
+			t.Fatalf("ValidateObject's alert: %+v %v", again, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ValidateObject's failure alerted no one")
+	}
+	if code := r.do(t, "POST", "/v1/suites/short-names:validateObject", "", map[string]any{"sourceUri": r.landing(t, "fine.csv", []byte(customersCSV(1, 5, 0))), "dataset": "insure.customers"}, &v); code != 200 || v.Outcome != "PASS" {
+		t.Fatalf("validate a good object: %d %+v", code, v)
+	}
+	select {
+	case call = <-calls:
+		t.Fatalf("a PASS alerted: %s", call.body)
+	case <-time.After(200 * time.Millisecond):
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +88,28 @@ type Config struct {
 	APIKeys []auth.Key
 	// Roles maps each role to the groups that hold it.
 	Roles auth.RoleMap
+	// AlertWebhooks are the webhooks told of every validation that does not
+	// pass.
+	AlertWebhooks []AlertWebhook
+	// AlertAttempts is the number of tries of an alert delivery before it
+	// becomes a dead letter.
+	AlertAttempts int
+	// AlertBackoff is the wait after an alert's first failed try, doubled
+	// after each next one up to AlertMaxBackoff.
+	AlertBackoff    time.Duration
+	AlertMaxBackoff time.Duration
+}
+
+// AlertWebhook is a webhook that receives signed alerts. Its secret is not
+// part of the configuration: it is read from the environment variable
+// SecretEnv names when the server starts.
+type AlertWebhook struct {
+	// Name names the sink in delivery records; unique among the webhooks.
+	Name string
+	// URL is the http:// or https:// URL alerts are POSTed to.
+	URL string
+	// SecretEnv is the environment variable holding the HMAC-SHA256 key.
+	SecretEnv string
 }
 
 // Default returns the configuration used when nothing is set.
@@ -102,6 +125,9 @@ func Default() *Config {
 		GradeTagKey:     "grade",
 		GradeLevels:     3,
 		Workers:         2,
+		AlertAttempts:   5,
+		AlertBackoff:    time.Second,
+		AlertMaxBackoff: time.Minute,
 	}
 }
 
@@ -215,7 +241,7 @@ func newFlagSet(c *Config) *flag.FlagSet {
 	fs.Usage = func() {}
 	fs.StringVar(&c.ConfigPath, "config", c.ConfigPath,
 		"Path of a YAML configuration file. Its keys are the flag names in lowerCamelCase (grpcAddr, ...), "+
-			"plus apiKeys, roles and gradeLabels, which exist only there. Unknown keys are errors.")
+			"plus apiKeys, roles, gradeLabels and alertWebhooks, which exist only there. Unknown keys are errors.")
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", c.GRPCAddr,
 		"Address (host:port) the gRPC API listens on. A port of 0 picks a free one.")
 	fs.StringVar(&c.HTTPAddr, "http-addr", c.HTTPAddr,
@@ -253,6 +279,12 @@ func newFlagSet(c *Config) *flag.FlagSet {
 		"S3 region; empty lets the AWS configuration chain decide.")
 	fs.BoolVar(&c.S3PathStyle, "s3-path-style", c.S3PathStyle,
 		"Address S3 buckets by path (http://host/bucket/key), as most S3-compatible servers need.")
+	fs.IntVar(&c.AlertAttempts, "alert-attempts", c.AlertAttempts,
+		"Tries of each alert delivery (webhook) before it is recorded as a dead letter, 1 to 20.")
+	fs.DurationVar(&c.AlertBackoff, "alert-backoff", c.AlertBackoff,
+		"Wait after an alert's first failed try; it doubles after each next one, up to --alert-max-backoff.")
+	fs.DurationVar(&c.AlertMaxBackoff, "alert-max-backoff", c.AlertMaxBackoff,
+		"Longest wait between two tries of an alert delivery.")
 	return fs
 }
 
@@ -327,6 +359,10 @@ Config file only:
                the hex SHA-256 of the key (e.g. printf %s "$KEY" | sha256sum)
   roles        map of role (admin, steward, engineer, analyst, auditor) to the groups holding it
   gradeLabels  one label per grade level, level 1 first
+  alertWebhooks
+               list of {name, url, secretEnv}: webhooks POSTed a signed JSON alert on every
+               validation that does not pass; secretEnv names the environment variable that
+               holds the HMAC-SHA256 key (the key itself is never in the file)
 `)
 	_, _ = io.WriteString(w, b.String())
 }
@@ -338,6 +374,16 @@ func (c *Config) SlogLevel() slog.Level {
 		return slog.LevelInfo
 	}
 	return l
+}
+
+// redactURL shows a URL's scheme and host only: webhook paths and queries
+// often carry tokens.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "[redacted]"
+	}
+	return u.Scheme + "://" + u.Host + "/[redacted]"
 }
 
 // Authenticator returns the authenticator of c's auth mode.
@@ -358,6 +404,10 @@ func (c *Config) LogValue() slog.Value {
 	dsn := ""
 	if c.PostgresDSN != "" {
 		dsn = "[redacted]"
+	}
+	hooks := make([]string, len(c.AlertWebhooks))
+	for i, w := range c.AlertWebhooks {
+		hooks[i] = w.Name + " " + redactURL(w.URL)
 	}
 	keys := make([]string, len(c.APIKeys))
 	for i, k := range c.APIKeys {
@@ -385,5 +435,9 @@ func (c *Config) LogValue() slog.Value {
 		slog.Any("gradeLabels", c.GradeLabels),
 		slog.Any("apiKeys", keys),
 		slog.Any("roles", c.Roles),
+		slog.Any("alertWebhooks", hooks),
+		slog.Int("alertAttempts", c.AlertAttempts),
+		slog.String("alertBackoff", c.AlertBackoff.String()),
+		slog.String("alertMaxBackoff", c.AlertMaxBackoff.String()),
 	)
 }

@@ -212,6 +212,13 @@ func TestLoadFullFile(t *testing.T) {
 			auth.Analyst:  {"analysts"},
 			auth.Auditor:  {"audit"},
 		},
+		AlertWebhooks: []AlertWebhook{
+			{Name: "data-oncall", URL: "https://hooks.example.com/services/T0KEN-IN-PATH", SecretEnv: "LAKEPLANE_ALERT_ONCALL_SECRET"},
+			{Name: "audit-log", URL: "http://127.0.0.1:9999/alerts", SecretEnv: "AUDIT_HOOK_KEY"},
+		},
+		AlertAttempts:   7,
+		AlertBackoff:    2 * time.Second,
+		AlertMaxBackoff: 5 * time.Minute,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Load = %+v\nwant %+v", c, want)
@@ -360,6 +367,34 @@ func TestValidationErrors(t *testing.T) {
 			name: "blank group", file: "apiKeys:\n  - {name: a, sha256: " + hashA + ", groups: [x, '']}\n",
 			want: []string{`apiKeys[0] ("a").groups[1]`},
 		},
+		{name: "zero alert attempts", args: []string{"--alert-attempts=0"}, want: []string{"alert-attempts", "1..20"}},
+		{name: "zero alert backoff", args: []string{"--alert-backoff=0s"}, want: []string{"alert-backoff: must be positive"}},
+		{name: "max backoff below backoff", args: []string{"--alert-backoff=2s", "--alert-max-backoff=1s"}, want: []string{"alert-max-backoff", "less than"}},
+		{
+			name: "webhook without name", file: "alertWebhooks:\n  - {url: 'https://h.example/x', secretEnv: K}\n",
+			want: []string{`alertWebhooks[0] ("").name`},
+		},
+		{
+			name: "duplicate webhook", file: "alertWebhooks:\n  - {name: a, url: 'https://h.example/x', secretEnv: K}\n  - {name: a, url: 'https://h.example/y', secretEnv: K}\n",
+			want: []string{`alertWebhooks[1] ("a").name`, "duplicate of alertWebhooks[0]"},
+		},
+		{
+			name: "webhook url not echoed", file: "alertWebhooks:\n  - {name: a, url: 'ftp://h/my-secret-key', secretEnv: K}\n",
+			want: []string{`alertWebhooks[0] ("a").url`, "http:// or https://", "21 characters"},
+		},
+		{
+			name: "relative webhook url", file: "alertWebhooks:\n  - {name: a, url: '/hook', secretEnv: K}\n",
+			want: []string{`alertWebhooks[0] ("a").url`},
+		},
+		{
+			name: "webhook secret in the file", file: "alertWebhooks:\n  - {name: a, url: 'https://h.example/x', secretEnv: 'not a name'}\n",
+			want: []string{`alertWebhooks[0] ("a").secretEnv`, "environment variable"},
+		},
+		{
+			name: "webhook without secret", file: "alertWebhooks:\n  - {name: a, url: 'https://h.example/x'}\n",
+			want: []string{`alertWebhooks[0] ("a").secretEnv`},
+		},
+		{name: "unknown webhook key", file: "alertWebhooks:\n  - {name: a, secret: x}\n", want: []string{"secret"}},
 		{name: "unknown role", file: "roles:\n  superuser: [root]\n", want: []string{"roles.superuser", `unknown role "superuser"`}},
 		{name: "role names are lower case", file: "roles:\n  Admin: [root]\n", want: []string{"roles.Admin"}},
 		{name: "blank role group", file: "roles:\n  admin: ['']\n", want: []string{"roles.admin[0]"}},
@@ -483,7 +518,7 @@ func TestHelp(t *testing.T) {
 		})
 		for _, want := range []string{
 			"LAKEPLANE_GRPC_ADDR", `default "127.0.0.1:9090"`, "yaml grpcAddr", "yaml postgresDsn",
-			"apiKeys", "roles", "gradeLabels", "LAKEPLANE_CONFIG",
+			"apiKeys", "roles", "gradeLabels", "alertWebhooks", "secretEnv", "LAKEPLANE_CONFIG",
 		} {
 			if !strings.Contains(help, want) {
 				t.Errorf("help does not mention %q", want)
@@ -541,12 +576,12 @@ func TestLogValueHidesSecrets(t *testing.T) {
 	var out bytes.Buffer
 	slog.New(slog.NewTextHandler(&out, nil)).Info("config", "config", c)
 	s := out.String()
-	for _, secret := range []string{"secret@", "72ee9d43", "9B94DC1A"} {
+	for _, secret := range []string{"secret@", "72ee9d43", "9B94DC1A", "T0KEN"} {
 		if strings.Contains(s, secret) {
 			t.Errorf("log %q shows %q", s, secret)
 		}
 	}
-	for _, want := range []string{"grpcAddr=0.0.0.0:9090", "[redacted]", "alice"} {
+	for _, want := range []string{"grpcAddr=0.0.0.0:9090", "[redacted]", "alice", "data-oncall https://hooks.example.com/[redacted]"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("log %q does not show %q", s, want)
 		}

@@ -12,8 +12,8 @@ import (
 
 // File is the content of a YAML configuration file. A nil pointer or slice
 // means the key is absent, so that environment variables and defaults apply.
-// Keys are the flag names in lowerCamelCase; apiKeys, roles and gradeLabels
-// exist only in the file.
+// Keys are the flag names in lowerCamelCase; apiKeys, roles, gradeLabels and
+// alertWebhooks exist only in the file.
 type File struct {
 	GRPCAddr          *string        `yaml:"grpcAddr"`
 	HTTPAddr          *string        `yaml:"httpAddr"`
@@ -32,6 +32,9 @@ type File struct {
 	S3Endpoint        *string        `yaml:"s3Endpoint"`
 	S3Region          *string        `yaml:"s3Region"`
 	S3PathStyle       *bool          `yaml:"s3PathStyle"`
+	AlertAttempts     *int           `yaml:"alertAttempts"`
+	AlertBackoff      *time.Duration `yaml:"alertBackoff"`
+	AlertMaxBackoff   *time.Duration `yaml:"alertMaxBackoff"`
 
 	// GradeLabels names the grade levels, one label per level, most
 	// sensitive first.
@@ -40,6 +43,16 @@ type File struct {
 	APIKeys []FileAPIKey `yaml:"apiKeys"`
 	// Roles maps a role name to the groups that hold it.
 	Roles map[string][]string `yaml:"roles"`
+	// AlertWebhooks are the webhooks told of failed validations.
+	AlertWebhooks []FileAlertWebhook `yaml:"alertWebhooks"`
+}
+
+// FileAlertWebhook is one entry of the file's alertWebhooks. The signing
+// secret is never written down, only the environment variable holding it.
+type FileAlertWebhook struct {
+	Name      string `yaml:"name"`
+	URL       string `yaml:"url"`
+	SecretEnv string `yaml:"secretEnv"`
 }
 
 // FileAPIKey is one entry of the file's apiKeys. The key itself is never

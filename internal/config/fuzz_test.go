@@ -48,6 +48,11 @@ func FuzzParse(f *testing.F) {
 		"dataDir: a\n---\ndataDir: b\n",
 		"dataDir: !!binary aGVsbG8=\n",
 		"store: postgres\npostgresDsn: \"\\x00\"\n",
+		"alertWebhooks:\n  - {name: ops, url: 'https://h.example/hook', secretEnv: OPS_KEY}\n",
+		"alertWebhooks:\n  - {name: a, url: x, secretEnv: '1'}\n  - {name: a}\n",
+		"alertWebhooks: []\nalertAttempts: 0\nalertBackoff: 1ms\nalertMaxBackoff: 0s\n",
+		"alertWebhooks: {name: a}\n",
+		"alertWebhooks:\n  - {name: \"\\u0000\", url: 'http://[::1]:0/%zz', secretEnv: _}\n",
 		"\t",
 		"{",
 	} {

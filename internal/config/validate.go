@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,6 +34,13 @@ func (c *Config) applyFile(f *File) error {
 	setIf(&c.S3Endpoint, f.S3Endpoint)
 	setIf(&c.S3Region, f.S3Region)
 	setIf(&c.S3PathStyle, f.S3PathStyle)
+	setIf(&c.AlertAttempts, f.AlertAttempts)
+	setIf(&c.AlertBackoff, f.AlertBackoff)
+	setIf(&c.AlertMaxBackoff, f.AlertMaxBackoff)
+	c.AlertWebhooks = nil
+	for _, w := range f.AlertWebhooks {
+		c.AlertWebhooks = append(c.AlertWebhooks, AlertWebhook(w))
+	}
 	c.GradeLabels = nilIfEmpty(f.GradeLabels)
 
 	c.APIKeys = nil
@@ -195,6 +203,8 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	errs = append(errs, c.validateAlerts()...)
+
 	if len(errs) == 0 {
 		return nil
 	}
@@ -230,4 +240,54 @@ func isSpaceOrControl(r rune) bool {
 // isBlank reports whether s is empty or only white space.
 func isBlank(s string) bool {
 	return strings.TrimSpace(s) == ""
+}
+
+// validateAlerts checks the alert settings and returns one error per wrong
+// field. Webhook URLs are not echoed: their paths often carry tokens.
+func (c *Config) validateAlerts() []error {
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf(format, args...))
+	}
+	if c.AlertAttempts < 1 || c.AlertAttempts > 20 {
+		fail("alert-attempts: %d is out of range 1..20", c.AlertAttempts)
+	}
+	if c.AlertBackoff <= 0 {
+		fail("alert-backoff: must be positive, got %s", c.AlertBackoff)
+	}
+	if c.AlertMaxBackoff < c.AlertBackoff {
+		fail("alert-max-backoff: %s is less than alert-backoff %s", c.AlertMaxBackoff, c.AlertBackoff)
+	}
+	names := make(map[string]int)
+	for i, w := range c.AlertWebhooks {
+		field := fmt.Sprintf("alertWebhooks[%d] (%q)", i, w.Name)
+		if w.Name == "" || strings.ContainsFunc(w.Name, isSpaceOrControl) {
+			fail("%s.name: must be non-empty, without spaces or control characters", field)
+		} else if j, dup := names[w.Name]; dup {
+			fail("%s.name: duplicate of alertWebhooks[%d]", field, j)
+		} else {
+			names[w.Name] = i
+		}
+		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			fail("%s.url: must be an absolute http:// or https:// URL (the value is not shown; it has %d characters)", field, len(w.URL))
+		}
+		if !isEnvName(w.SecretEnv) {
+			fail("%s.secretEnv: %q must name the environment variable holding the signing secret "+
+				"(letters, digits and _, not starting with a digit); the secret itself never goes in the file", field, w.SecretEnv)
+		}
+	}
+	return errs
+}
+
+// isEnvName reports whether s is a portable environment variable name.
+func isEnvName(s string) bool {
+	if s == "" || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')) {
+			return false
+		}
+	}
+	return true
 }

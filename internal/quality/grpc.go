@@ -161,7 +161,7 @@ func (h *Handler) ValidateObject(ctx context.Context, req *lakeplanev1.ValidateO
 	if err != nil {
 		return nil, err
 	}
-	p, err := ValidationToProto(v)
+	p, err := h.validationToProto(ctx, v)
 	return &lakeplanev1.ValidateObjectResponse{Validation: p}, err
 }
 
@@ -171,7 +171,7 @@ func (h *Handler) ValidateDataset(ctx context.Context, req *lakeplanev1.Validate
 	if err != nil {
 		return nil, err
 	}
-	p, err := ValidationToProto(v)
+	p, err := h.validationToProto(ctx, v)
 	return &lakeplanev1.ValidateDatasetResponse{Validation: p}, err
 }
 
@@ -181,7 +181,7 @@ func (h *Handler) GetValidation(ctx context.Context, req *lakeplanev1.GetValidat
 	if err != nil {
 		return nil, err
 	}
-	p, err := ValidationToProto(v)
+	p, err := h.validationToProto(ctx, v)
 	return &lakeplanev1.GetValidationResponse{Validation: p}, err
 }
 
@@ -204,15 +204,51 @@ func (h *Handler) ListValidations(ctx context.Context, req *lakeplanev1.ListVali
 	if err != nil {
 		return nil, err
 	}
+	ids := make([]string, len(page.Items))
+	for i, v := range page.Items {
+		ids[i] = v.ID
+	}
+	alerts, err := h.svc.alertDeliveries(ctx, ids...)
+	if err != nil {
+		return nil, err
+	}
 	resp := &lakeplanev1.ListValidationsResponse{NextPageToken: page.NextPageToken}
 	for _, v := range page.Items {
 		p, err := ValidationToProto(v)
 		if err != nil {
 			return nil, err
 		}
+		p.Alerts = AlertDeliveriesToProto(alerts[v.ID])
 		resp.Validations = append(resp.Validations, p)
 	}
 	return resp, nil
+}
+
+// validationToProto renders a recorded result with its alert deliveries.
+func (h *Handler) validationToProto(ctx context.Context, v *suite.Validation) (*lakeplanev1.ValidationResult, error) {
+	p, err := ValidationToProto(v)
+	if err != nil {
+		return nil, err
+	}
+	alerts, err := h.svc.alertDeliveries(ctx, v.ID)
+	if err != nil {
+		return nil, err
+	}
+	p.Alerts = AlertDeliveriesToProto(alerts[v.ID])
+	return p, nil
+}
+
+// AlertDeliveriesToProto renders recorded alert deliveries as the API shows
+// them (without their payload).
+func AlertDeliveriesToProto(ds []*store.AlertDelivery) []*lakeplanev1.AlertDelivery {
+	var out []*lakeplanev1.AlertDelivery
+	for _, d := range ds {
+		out = append(out, &lakeplanev1.AlertDelivery{
+			Sink: d.Sink, State: lakeplanev1.AlertDeliveryState(lakeplanev1.AlertDeliveryState_value[string(d.State)]),
+			Attempts: int32(d.Attempts), LastError: d.LastError, Time: timestamppb.New(d.UpdateTime),
+		})
+	}
+	return out
 }
 
 // ValidationToProto renders a recorded result as the API shows it.

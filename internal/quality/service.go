@@ -37,18 +37,54 @@ type Tables interface {
 	Read(ctx context.Context, id string, snapshotID int64, fn func(arrow.RecordBatch) error) (int64, error)
 }
 
+// Alerts tells someone of the validations that did not pass (see package
+// alert) and reads back what became of those alerts.
+type Alerts interface {
+	// Notify sends the alert of a FAIL or ERROR result, in the background:
+	// it must not wait for any sink.
+	Notify(ctx context.Context, v *suite.Validation)
+	// Deliveries returns the recorded deliveries of the validations' alerts.
+	Deliveries(ctx context.Context, validationIDs ...string) ([]*store.AlertDelivery, error)
+}
+
 // Service keeps suites and runs them.
 type Service struct {
 	store   Store
 	objects Objects
 	tables  Tables
 	tempDir string
+	alerts  Alerts
 }
 
 // NewService returns a Service; tempDir is where uniqueness checks spill
 // (the system's when empty).
 func NewService(s Store, o Objects, t Tables, tempDir string) *Service {
 	return &Service{store: s, objects: o, tables: t, tempDir: tempDir}
+}
+
+// WithAlerts makes every validation that does not pass, whichever way it
+// ran (ValidateObject, ValidateDataset, the ingest gate), notify a; it
+// returns s. Call it before the service is used.
+func (s *Service) WithAlerts(a Alerts) *Service {
+	s.alerts = a
+	return s
+}
+
+// alertDeliveries returns the alert deliveries of the given validations,
+// by validation id; none without alerts.
+func (s *Service) alertDeliveries(ctx context.Context, ids ...string) (map[string][]*store.AlertDelivery, error) {
+	if s.alerts == nil || len(ids) == 0 {
+		return nil, nil
+	}
+	ds, err := s.alerts.Deliveries(ctx, ids...)
+	if err != nil {
+		return nil, fmt.Errorf("alert deliveries: %w", err)
+	}
+	out := make(map[string][]*store.AlertDelivery, len(ids))
+	for _, d := range ds {
+		out[d.ValidationID] = append(out[d.ValidationID], d)
+	}
+	return out, nil
 }
 
 // SuiteRules parses a suite given as DQDL text or as structured rules (not
@@ -163,7 +199,9 @@ func (s *Service) Start(ctx context.Context, suiteName string, d *dataset.Datase
 func (r *Run) Add(ctx context.Context, rec arrow.RecordBatch) error { return r.ev.Add(ctx, rec) }
 
 // Finish computes the results, records them and reports whether the suite
-// passed. jobID links the result to the load it gated, if any.
+// passed. jobID links the result to the load it gated, if any. A result
+// that did not pass is handed to the service's alerts, which deliver it in
+// the background.
 func (r *Run) Finish(ctx context.Context, jobID string) (*suite.Validation, bool, error) {
 	r.done = true
 	defer r.ev.Close()
@@ -182,6 +220,9 @@ func (r *Run) Finish(ctx context.Context, jobID string) (*suite.Validation, bool
 	stored, err := r.svc.store.CreateValidation(context.WithoutCancel(ctx), &v)
 	if err != nil {
 		return nil, false, err
+	}
+	if stored.Outcome != suite.Pass && r.svc.alerts != nil {
+		r.svc.alerts.Notify(ctx, stored)
 	}
 	return stored, v.Outcome == suite.Pass, nil
 }

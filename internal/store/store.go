@@ -56,6 +56,7 @@ type Store interface {
 	Sync
 	Usage
 	Quality
+	Alerts
 	Audit
 	Jobs
 

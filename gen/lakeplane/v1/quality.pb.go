@@ -77,6 +77,63 @@ func (Outcome) EnumDescriptor() ([]byte, []int) {
 	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{0}
 }
 
+// AlertDeliveryState is where an alert delivery stands.
+type AlertDeliveryState int32
+
+const (
+	AlertDeliveryState_ALERT_DELIVERY_STATE_UNSPECIFIED AlertDeliveryState = 0
+	// The sink accepted the alert.
+	AlertDeliveryState_DELIVERED AlertDeliveryState = 1
+	// An attempt failed; another follows after a backoff.
+	AlertDeliveryState_RETRYING AlertDeliveryState = 2
+	// Every attempt failed (or the server stopped first): the alert is kept
+	// in the store as a dead letter.
+	AlertDeliveryState_DEAD_LETTER AlertDeliveryState = 3
+)
+
+// Enum value maps for AlertDeliveryState.
+var (
+	AlertDeliveryState_name = map[int32]string{
+		0: "ALERT_DELIVERY_STATE_UNSPECIFIED",
+		1: "DELIVERED",
+		2: "RETRYING",
+		3: "DEAD_LETTER",
+	}
+	AlertDeliveryState_value = map[string]int32{
+		"ALERT_DELIVERY_STATE_UNSPECIFIED": 0,
+		"DELIVERED":                        1,
+		"RETRYING":                         2,
+		"DEAD_LETTER":                      3,
+	}
+)
+
+func (x AlertDeliveryState) Enum() *AlertDeliveryState {
+	p := new(AlertDeliveryState)
+	*p = x
+	return p
+}
+
+func (x AlertDeliveryState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AlertDeliveryState) Descriptor() protoreflect.EnumDescriptor {
+	return file_lakeplane_v1_quality_proto_enumTypes[1].Descriptor()
+}
+
+func (AlertDeliveryState) Type() protoreflect.EnumType {
+	return &file_lakeplane_v1_quality_proto_enumTypes[1]
+}
+
+func (x AlertDeliveryState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AlertDeliveryState.Descriptor instead.
+func (AlertDeliveryState) EnumDescriptor() ([]byte, []int) {
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{1}
+}
+
 // Suite is a named set of data quality rules.
 type Suite struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -314,7 +371,10 @@ type ValidationResult struct {
 	// The dataset validated, or the one the object was validated for.
 	Dataset string `protobuf:"bytes,9,opt,name=dataset,proto3" json:"dataset,omitempty"`
 	// The ingest job this validation gated, if any.
-	JobId         string `protobuf:"bytes,10,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	JobId string `protobuf:"bytes,10,opt,name=job_id,json=jobId,proto3" json:"job_id,omitempty"`
+	// Output only: the alerts sent about this result (a FAIL or ERROR), one
+	// per configured sink.
+	Alerts        []*AlertDelivery `protobuf:"bytes,11,rep,name=alerts,proto3" json:"alerts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -419,6 +479,94 @@ func (x *ValidationResult) GetJobId() string {
 	return ""
 }
 
+func (x *ValidationResult) GetAlerts() []*AlertDelivery {
+	if x != nil {
+		return x.Alerts
+	}
+	return nil
+}
+
+// AlertDelivery is the delivery of a validation's alert to one sink.
+type AlertDelivery struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The sink's configured name.
+	Sink  string             `protobuf:"bytes,1,opt,name=sink,proto3" json:"sink,omitempty"`
+	State AlertDeliveryState `protobuf:"varint,2,opt,name=state,proto3,enum=lakeplane.v1.AlertDeliveryState" json:"state,omitempty"`
+	// The attempts made so far.
+	Attempts int32 `protobuf:"varint,3,opt,name=attempts,proto3" json:"attempts,omitempty"`
+	// Why the last attempt failed, if it did.
+	LastError string `protobuf:"bytes,4,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// When the delivery last changed.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AlertDelivery) Reset() {
+	*x = AlertDelivery{}
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AlertDelivery) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AlertDelivery) ProtoMessage() {}
+
+func (x *AlertDelivery) ProtoReflect() protoreflect.Message {
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AlertDelivery.ProtoReflect.Descriptor instead.
+func (*AlertDelivery) Descriptor() ([]byte, []int) {
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AlertDelivery) GetSink() string {
+	if x != nil {
+		return x.Sink
+	}
+	return ""
+}
+
+func (x *AlertDelivery) GetState() AlertDeliveryState {
+	if x != nil {
+		return x.State
+	}
+	return AlertDeliveryState_ALERT_DELIVERY_STATE_UNSPECIFIED
+}
+
+func (x *AlertDelivery) GetAttempts() int32 {
+	if x != nil {
+		return x.Attempts
+	}
+	return 0
+}
+
+func (x *AlertDelivery) GetLastError() string {
+	if x != nil {
+		return x.LastError
+	}
+	return ""
+}
+
+func (x *AlertDelivery) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 // RuleResult is the outcome of one rule.
 type RuleResult struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -440,7 +588,7 @@ type RuleResult struct {
 
 func (x *RuleResult) Reset() {
 	*x = RuleResult{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[3]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -452,7 +600,7 @@ func (x *RuleResult) String() string {
 func (*RuleResult) ProtoMessage() {}
 
 func (x *RuleResult) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[3]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +613,7 @@ func (x *RuleResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleResult.ProtoReflect.Descriptor instead.
 func (*RuleResult) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{3}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *RuleResult) GetRule() string {
@@ -528,7 +676,7 @@ type RuleSample struct {
 
 func (x *RuleSample) Reset() {
 	*x = RuleSample{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[4]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +688,7 @@ func (x *RuleSample) String() string {
 func (*RuleSample) ProtoMessage() {}
 
 func (x *RuleSample) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[4]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +701,7 @@ func (x *RuleSample) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RuleSample.ProtoReflect.Descriptor instead.
 func (*RuleSample) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{4}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *RuleSample) GetRow() int64 {
@@ -580,7 +728,7 @@ type CreateSuiteRequest struct {
 
 func (x *CreateSuiteRequest) Reset() {
 	*x = CreateSuiteRequest{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[5]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -592,7 +740,7 @@ func (x *CreateSuiteRequest) String() string {
 func (*CreateSuiteRequest) ProtoMessage() {}
 
 func (x *CreateSuiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[5]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -605,7 +753,7 @@ func (x *CreateSuiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSuiteRequest.ProtoReflect.Descriptor instead.
 func (*CreateSuiteRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{5}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CreateSuiteRequest) GetSuite() *Suite {
@@ -625,7 +773,7 @@ type CreateSuiteResponse struct {
 
 func (x *CreateSuiteResponse) Reset() {
 	*x = CreateSuiteResponse{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[6]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -637,7 +785,7 @@ func (x *CreateSuiteResponse) String() string {
 func (*CreateSuiteResponse) ProtoMessage() {}
 
 func (x *CreateSuiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[6]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -650,7 +798,7 @@ func (x *CreateSuiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateSuiteResponse.ProtoReflect.Descriptor instead.
 func (*CreateSuiteResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{6}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateSuiteResponse) GetSuite() *Suite {
@@ -670,7 +818,7 @@ type GetSuiteRequest struct {
 
 func (x *GetSuiteRequest) Reset() {
 	*x = GetSuiteRequest{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[7]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +830,7 @@ func (x *GetSuiteRequest) String() string {
 func (*GetSuiteRequest) ProtoMessage() {}
 
 func (x *GetSuiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[7]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -695,7 +843,7 @@ func (x *GetSuiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSuiteRequest.ProtoReflect.Descriptor instead.
 func (*GetSuiteRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{7}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetSuiteRequest) GetName() string {
@@ -715,7 +863,7 @@ type GetSuiteResponse struct {
 
 func (x *GetSuiteResponse) Reset() {
 	*x = GetSuiteResponse{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[8]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -727,7 +875,7 @@ func (x *GetSuiteResponse) String() string {
 func (*GetSuiteResponse) ProtoMessage() {}
 
 func (x *GetSuiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[8]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -740,7 +888,7 @@ func (x *GetSuiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSuiteResponse.ProtoReflect.Descriptor instead.
 func (*GetSuiteResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{8}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetSuiteResponse) GetSuite() *Suite {
@@ -761,7 +909,7 @@ type ListSuitesRequest struct {
 
 func (x *ListSuitesRequest) Reset() {
 	*x = ListSuitesRequest{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[9]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -773,7 +921,7 @@ func (x *ListSuitesRequest) String() string {
 func (*ListSuitesRequest) ProtoMessage() {}
 
 func (x *ListSuitesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[9]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -786,7 +934,7 @@ func (x *ListSuitesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSuitesRequest.ProtoReflect.Descriptor instead.
 func (*ListSuitesRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{9}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListSuitesRequest) GetPageSize() int32 {
@@ -814,7 +962,7 @@ type ListSuitesResponse struct {
 
 func (x *ListSuitesResponse) Reset() {
 	*x = ListSuitesResponse{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[10]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +974,7 @@ func (x *ListSuitesResponse) String() string {
 func (*ListSuitesResponse) ProtoMessage() {}
 
 func (x *ListSuitesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[10]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +987,7 @@ func (x *ListSuitesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSuitesResponse.ProtoReflect.Descriptor instead.
 func (*ListSuitesResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{10}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListSuitesResponse) GetSuites() []*Suite {
@@ -867,7 +1015,7 @@ type UpdateSuiteRequest struct {
 
 func (x *UpdateSuiteRequest) Reset() {
 	*x = UpdateSuiteRequest{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[11]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -879,7 +1027,7 @@ func (x *UpdateSuiteRequest) String() string {
 func (*UpdateSuiteRequest) ProtoMessage() {}
 
 func (x *UpdateSuiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[11]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -892,7 +1040,7 @@ func (x *UpdateSuiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSuiteRequest.ProtoReflect.Descriptor instead.
 func (*UpdateSuiteRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{11}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *UpdateSuiteRequest) GetSuite() *Suite {
@@ -919,7 +1067,7 @@ type UpdateSuiteResponse struct {
 
 func (x *UpdateSuiteResponse) Reset() {
 	*x = UpdateSuiteResponse{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[12]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -931,7 +1079,7 @@ func (x *UpdateSuiteResponse) String() string {
 func (*UpdateSuiteResponse) ProtoMessage() {}
 
 func (x *UpdateSuiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[12]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -944,7 +1092,7 @@ func (x *UpdateSuiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UpdateSuiteResponse.ProtoReflect.Descriptor instead.
 func (*UpdateSuiteResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{12}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *UpdateSuiteResponse) GetSuite() *Suite {
@@ -965,7 +1113,7 @@ type DeleteSuiteRequest struct {
 
 func (x *DeleteSuiteRequest) Reset() {
 	*x = DeleteSuiteRequest{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[13]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -977,7 +1125,7 @@ func (x *DeleteSuiteRequest) String() string {
 func (*DeleteSuiteRequest) ProtoMessage() {}
 
 func (x *DeleteSuiteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[13]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -990,7 +1138,7 @@ func (x *DeleteSuiteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSuiteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteSuiteRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{13}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DeleteSuiteRequest) GetName() string {
@@ -1016,7 +1164,7 @@ type DeleteSuiteResponse struct {
 
 func (x *DeleteSuiteResponse) Reset() {
 	*x = DeleteSuiteResponse{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[14]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1028,7 +1176,7 @@ func (x *DeleteSuiteResponse) String() string {
 func (*DeleteSuiteResponse) ProtoMessage() {}
 
 func (x *DeleteSuiteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[14]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1041,7 +1189,7 @@ func (x *DeleteSuiteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteSuiteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteSuiteResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{14}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{15}
 }
 
 // ValidateObjectRequest runs a suite on a CSV object.
@@ -1058,7 +1206,7 @@ type ValidateObjectRequest struct {
 
 func (x *ValidateObjectRequest) Reset() {
 	*x = ValidateObjectRequest{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[15]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1218,7 @@ func (x *ValidateObjectRequest) String() string {
 func (*ValidateObjectRequest) ProtoMessage() {}
 
 func (x *ValidateObjectRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[15]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1231,7 @@ func (x *ValidateObjectRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateObjectRequest.ProtoReflect.Descriptor instead.
 func (*ValidateObjectRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{15}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ValidateObjectRequest) GetName() string {
@@ -1124,7 +1272,7 @@ type ValidateObjectResponse struct {
 
 func (x *ValidateObjectResponse) Reset() {
 	*x = ValidateObjectResponse{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[16]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1284,7 @@ func (x *ValidateObjectResponse) String() string {
 func (*ValidateObjectResponse) ProtoMessage() {}
 
 func (x *ValidateObjectResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[16]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1297,7 @@ func (x *ValidateObjectResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateObjectResponse.ProtoReflect.Descriptor instead.
 func (*ValidateObjectResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{16}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ValidateObjectResponse) GetValidation() *ValidationResult {
@@ -1172,7 +1320,7 @@ type ValidateDatasetRequest struct {
 
 func (x *ValidateDatasetRequest) Reset() {
 	*x = ValidateDatasetRequest{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[17]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1184,7 +1332,7 @@ func (x *ValidateDatasetRequest) String() string {
 func (*ValidateDatasetRequest) ProtoMessage() {}
 
 func (x *ValidateDatasetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[17]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1197,7 +1345,7 @@ func (x *ValidateDatasetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateDatasetRequest.ProtoReflect.Descriptor instead.
 func (*ValidateDatasetRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{17}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ValidateDatasetRequest) GetName() string {
@@ -1231,7 +1379,7 @@ type ValidateDatasetResponse struct {
 
 func (x *ValidateDatasetResponse) Reset() {
 	*x = ValidateDatasetResponse{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[18]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1243,7 +1391,7 @@ func (x *ValidateDatasetResponse) String() string {
 func (*ValidateDatasetResponse) ProtoMessage() {}
 
 func (x *ValidateDatasetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[18]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1256,7 +1404,7 @@ func (x *ValidateDatasetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ValidateDatasetResponse.ProtoReflect.Descriptor instead.
 func (*ValidateDatasetResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{18}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ValidateDatasetResponse) GetValidation() *ValidationResult {
@@ -1276,7 +1424,7 @@ type GetValidationRequest struct {
 
 func (x *GetValidationRequest) Reset() {
 	*x = GetValidationRequest{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[19]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1288,7 +1436,7 @@ func (x *GetValidationRequest) String() string {
 func (*GetValidationRequest) ProtoMessage() {}
 
 func (x *GetValidationRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[19]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1301,7 +1449,7 @@ func (x *GetValidationRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetValidationRequest.ProtoReflect.Descriptor instead.
 func (*GetValidationRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{19}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetValidationRequest) GetId() string {
@@ -1321,7 +1469,7 @@ type GetValidationResponse struct {
 
 func (x *GetValidationResponse) Reset() {
 	*x = GetValidationResponse{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[20]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1333,7 +1481,7 @@ func (x *GetValidationResponse) String() string {
 func (*GetValidationResponse) ProtoMessage() {}
 
 func (x *GetValidationResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[20]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1346,7 +1494,7 @@ func (x *GetValidationResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetValidationResponse.ProtoReflect.Descriptor instead.
 func (*GetValidationResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{20}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetValidationResponse) GetValidation() *ValidationResult {
@@ -1372,7 +1520,7 @@ type ListValidationsRequest struct {
 
 func (x *ListValidationsRequest) Reset() {
 	*x = ListValidationsRequest{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[21]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1384,7 +1532,7 @@ func (x *ListValidationsRequest) String() string {
 func (*ListValidationsRequest) ProtoMessage() {}
 
 func (x *ListValidationsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[21]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1397,7 +1545,7 @@ func (x *ListValidationsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListValidationsRequest.ProtoReflect.Descriptor instead.
 func (*ListValidationsRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{21}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListValidationsRequest) GetPageSize() int32 {
@@ -1460,7 +1608,7 @@ type ListValidationsResponse struct {
 
 func (x *ListValidationsResponse) Reset() {
 	*x = ListValidationsResponse{}
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[22]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1472,7 +1620,7 @@ func (x *ListValidationsResponse) String() string {
 func (*ListValidationsResponse) ProtoMessage() {}
 
 func (x *ListValidationsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_quality_proto_msgTypes[22]
+	mi := &file_lakeplane_v1_quality_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1485,7 +1633,7 @@ func (x *ListValidationsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListValidationsResponse.ProtoReflect.Descriptor instead.
 func (*ListValidationsResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{22}
+	return file_lakeplane_v1_quality_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListValidationsResponse) GetValidations() []*ValidationResult {
@@ -1530,7 +1678,7 @@ const file_lakeplane_v1_quality_proto_rawDesc = "" +
 	"\x04text\x18\b \x01(\tR\x04text\x12+\n" +
 	"\x11reference_dataset\x18\t \x01(\tR\x10referenceDataset\x12+\n" +
 	"\x11reference_columns\x18\n" +
-	" \x03(\tR\x10referenceColumns\"\x88\x03\n" +
+	" \x03(\tR\x10referenceColumns\"\xbd\x03\n" +
 	"\x10ValidationResult\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05suite\x18\x02 \x01(\tR\x05suite\x12\x16\n" +
@@ -1543,7 +1691,15 @@ const file_lakeplane_v1_quality_proto_rawDesc = "" +
 	"\bend_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x18\n" +
 	"\adataset\x18\t \x01(\tR\adataset\x12\x15\n" +
 	"\x06job_id\x18\n" +
-	" \x01(\tR\x05jobId\"\xfa\x01\n" +
+	" \x01(\tR\x05jobId\x123\n" +
+	"\x06alerts\x18\v \x03(\v2\x1b.lakeplane.v1.AlertDeliveryR\x06alerts\"\xc6\x01\n" +
+	"\rAlertDelivery\x12\x12\n" +
+	"\x04sink\x18\x01 \x01(\tR\x04sink\x126\n" +
+	"\x05state\x18\x02 \x01(\x0e2 .lakeplane.v1.AlertDeliveryStateR\x05state\x12\x1a\n" +
+	"\battempts\x18\x03 \x01(\x05R\battempts\x12\x1d\n" +
+	"\n" +
+	"last_error\x18\x04 \x01(\tR\tlastError\x12.\n" +
+	"\x04time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\xfa\x01\n" +
 	"\n" +
 	"RuleResult\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12/\n" +
@@ -1624,7 +1780,12 @@ const file_lakeplane_v1_quality_proto_rawDesc = "" +
 	"\x13OUTCOME_UNSPECIFIED\x10\x00\x12\b\n" +
 	"\x04PASS\x10\x01\x12\b\n" +
 	"\x04FAIL\x10\x02\x12\t\n" +
-	"\x05ERROR\x10\x032\x9f\x06\n" +
+	"\x05ERROR\x10\x03*h\n" +
+	"\x12AlertDeliveryState\x12$\n" +
+	" ALERT_DELIVERY_STATE_UNSPECIFIED\x10\x00\x12\r\n" +
+	"\tDELIVERED\x10\x01\x12\f\n" +
+	"\bRETRYING\x10\x02\x12\x0f\n" +
+	"\vDEAD_LETTER\x10\x032\x9f\x06\n" +
 	"\x0eQualityService\x12R\n" +
 	"\vCreateSuite\x12 .lakeplane.v1.CreateSuiteRequest\x1a!.lakeplane.v1.CreateSuiteResponse\x12I\n" +
 	"\bGetSuite\x12\x1d.lakeplane.v1.GetSuiteRequest\x1a\x1e.lakeplane.v1.GetSuiteResponse\x12O\n" +
@@ -1649,87 +1810,92 @@ func file_lakeplane_v1_quality_proto_rawDescGZIP() []byte {
 	return file_lakeplane_v1_quality_proto_rawDescData
 }
 
-var file_lakeplane_v1_quality_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_lakeplane_v1_quality_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_lakeplane_v1_quality_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_lakeplane_v1_quality_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_lakeplane_v1_quality_proto_goTypes = []any{
 	(Outcome)(0),                    // 0: lakeplane.v1.Outcome
-	(*Suite)(nil),                   // 1: lakeplane.v1.Suite
-	(*Rule)(nil),                    // 2: lakeplane.v1.Rule
-	(*ValidationResult)(nil),        // 3: lakeplane.v1.ValidationResult
-	(*RuleResult)(nil),              // 4: lakeplane.v1.RuleResult
-	(*RuleSample)(nil),              // 5: lakeplane.v1.RuleSample
-	(*CreateSuiteRequest)(nil),      // 6: lakeplane.v1.CreateSuiteRequest
-	(*CreateSuiteResponse)(nil),     // 7: lakeplane.v1.CreateSuiteResponse
-	(*GetSuiteRequest)(nil),         // 8: lakeplane.v1.GetSuiteRequest
-	(*GetSuiteResponse)(nil),        // 9: lakeplane.v1.GetSuiteResponse
-	(*ListSuitesRequest)(nil),       // 10: lakeplane.v1.ListSuitesRequest
-	(*ListSuitesResponse)(nil),      // 11: lakeplane.v1.ListSuitesResponse
-	(*UpdateSuiteRequest)(nil),      // 12: lakeplane.v1.UpdateSuiteRequest
-	(*UpdateSuiteResponse)(nil),     // 13: lakeplane.v1.UpdateSuiteResponse
-	(*DeleteSuiteRequest)(nil),      // 14: lakeplane.v1.DeleteSuiteRequest
-	(*DeleteSuiteResponse)(nil),     // 15: lakeplane.v1.DeleteSuiteResponse
-	(*ValidateObjectRequest)(nil),   // 16: lakeplane.v1.ValidateObjectRequest
-	(*ValidateObjectResponse)(nil),  // 17: lakeplane.v1.ValidateObjectResponse
-	(*ValidateDatasetRequest)(nil),  // 18: lakeplane.v1.ValidateDatasetRequest
-	(*ValidateDatasetResponse)(nil), // 19: lakeplane.v1.ValidateDatasetResponse
-	(*GetValidationRequest)(nil),    // 20: lakeplane.v1.GetValidationRequest
-	(*GetValidationResponse)(nil),   // 21: lakeplane.v1.GetValidationResponse
-	(*ListValidationsRequest)(nil),  // 22: lakeplane.v1.ListValidationsRequest
-	(*ListValidationsResponse)(nil), // 23: lakeplane.v1.ListValidationsResponse
-	(*timestamppb.Timestamp)(nil),   // 24: google.protobuf.Timestamp
-	(*fieldmaskpb.FieldMask)(nil),   // 25: google.protobuf.FieldMask
-	(*CsvFormat)(nil),               // 26: lakeplane.v1.CsvFormat
+	(AlertDeliveryState)(0),         // 1: lakeplane.v1.AlertDeliveryState
+	(*Suite)(nil),                   // 2: lakeplane.v1.Suite
+	(*Rule)(nil),                    // 3: lakeplane.v1.Rule
+	(*ValidationResult)(nil),        // 4: lakeplane.v1.ValidationResult
+	(*AlertDelivery)(nil),           // 5: lakeplane.v1.AlertDelivery
+	(*RuleResult)(nil),              // 6: lakeplane.v1.RuleResult
+	(*RuleSample)(nil),              // 7: lakeplane.v1.RuleSample
+	(*CreateSuiteRequest)(nil),      // 8: lakeplane.v1.CreateSuiteRequest
+	(*CreateSuiteResponse)(nil),     // 9: lakeplane.v1.CreateSuiteResponse
+	(*GetSuiteRequest)(nil),         // 10: lakeplane.v1.GetSuiteRequest
+	(*GetSuiteResponse)(nil),        // 11: lakeplane.v1.GetSuiteResponse
+	(*ListSuitesRequest)(nil),       // 12: lakeplane.v1.ListSuitesRequest
+	(*ListSuitesResponse)(nil),      // 13: lakeplane.v1.ListSuitesResponse
+	(*UpdateSuiteRequest)(nil),      // 14: lakeplane.v1.UpdateSuiteRequest
+	(*UpdateSuiteResponse)(nil),     // 15: lakeplane.v1.UpdateSuiteResponse
+	(*DeleteSuiteRequest)(nil),      // 16: lakeplane.v1.DeleteSuiteRequest
+	(*DeleteSuiteResponse)(nil),     // 17: lakeplane.v1.DeleteSuiteResponse
+	(*ValidateObjectRequest)(nil),   // 18: lakeplane.v1.ValidateObjectRequest
+	(*ValidateObjectResponse)(nil),  // 19: lakeplane.v1.ValidateObjectResponse
+	(*ValidateDatasetRequest)(nil),  // 20: lakeplane.v1.ValidateDatasetRequest
+	(*ValidateDatasetResponse)(nil), // 21: lakeplane.v1.ValidateDatasetResponse
+	(*GetValidationRequest)(nil),    // 22: lakeplane.v1.GetValidationRequest
+	(*GetValidationResponse)(nil),   // 23: lakeplane.v1.GetValidationResponse
+	(*ListValidationsRequest)(nil),  // 24: lakeplane.v1.ListValidationsRequest
+	(*ListValidationsResponse)(nil), // 25: lakeplane.v1.ListValidationsResponse
+	(*timestamppb.Timestamp)(nil),   // 26: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),   // 27: google.protobuf.FieldMask
+	(*CsvFormat)(nil),               // 28: lakeplane.v1.CsvFormat
 }
 var file_lakeplane_v1_quality_proto_depIdxs = []int32{
-	2,  // 0: lakeplane.v1.Suite.rules:type_name -> lakeplane.v1.Rule
-	24, // 1: lakeplane.v1.Suite.create_time:type_name -> google.protobuf.Timestamp
-	24, // 2: lakeplane.v1.Suite.update_time:type_name -> google.protobuf.Timestamp
-	2,  // 3: lakeplane.v1.Rule.all:type_name -> lakeplane.v1.Rule
-	2,  // 4: lakeplane.v1.Rule.any:type_name -> lakeplane.v1.Rule
+	3,  // 0: lakeplane.v1.Suite.rules:type_name -> lakeplane.v1.Rule
+	26, // 1: lakeplane.v1.Suite.create_time:type_name -> google.protobuf.Timestamp
+	26, // 2: lakeplane.v1.Suite.update_time:type_name -> google.protobuf.Timestamp
+	3,  // 3: lakeplane.v1.Rule.all:type_name -> lakeplane.v1.Rule
+	3,  // 4: lakeplane.v1.Rule.any:type_name -> lakeplane.v1.Rule
 	0,  // 5: lakeplane.v1.ValidationResult.outcome:type_name -> lakeplane.v1.Outcome
-	4,  // 6: lakeplane.v1.ValidationResult.rule_results:type_name -> lakeplane.v1.RuleResult
-	24, // 7: lakeplane.v1.ValidationResult.start_time:type_name -> google.protobuf.Timestamp
-	24, // 8: lakeplane.v1.ValidationResult.end_time:type_name -> google.protobuf.Timestamp
-	0,  // 9: lakeplane.v1.RuleResult.outcome:type_name -> lakeplane.v1.Outcome
-	5,  // 10: lakeplane.v1.RuleResult.samples:type_name -> lakeplane.v1.RuleSample
-	1,  // 11: lakeplane.v1.CreateSuiteRequest.suite:type_name -> lakeplane.v1.Suite
-	1,  // 12: lakeplane.v1.CreateSuiteResponse.suite:type_name -> lakeplane.v1.Suite
-	1,  // 13: lakeplane.v1.GetSuiteResponse.suite:type_name -> lakeplane.v1.Suite
-	1,  // 14: lakeplane.v1.ListSuitesResponse.suites:type_name -> lakeplane.v1.Suite
-	1,  // 15: lakeplane.v1.UpdateSuiteRequest.suite:type_name -> lakeplane.v1.Suite
-	25, // 16: lakeplane.v1.UpdateSuiteRequest.update_mask:type_name -> google.protobuf.FieldMask
-	1,  // 17: lakeplane.v1.UpdateSuiteResponse.suite:type_name -> lakeplane.v1.Suite
-	26, // 18: lakeplane.v1.ValidateObjectRequest.format:type_name -> lakeplane.v1.CsvFormat
-	3,  // 19: lakeplane.v1.ValidateObjectResponse.validation:type_name -> lakeplane.v1.ValidationResult
-	3,  // 20: lakeplane.v1.ValidateDatasetResponse.validation:type_name -> lakeplane.v1.ValidationResult
-	3,  // 21: lakeplane.v1.GetValidationResponse.validation:type_name -> lakeplane.v1.ValidationResult
-	0,  // 22: lakeplane.v1.ListValidationsRequest.outcome:type_name -> lakeplane.v1.Outcome
-	24, // 23: lakeplane.v1.ListValidationsRequest.start_time:type_name -> google.protobuf.Timestamp
-	24, // 24: lakeplane.v1.ListValidationsRequest.end_time:type_name -> google.protobuf.Timestamp
-	3,  // 25: lakeplane.v1.ListValidationsResponse.validations:type_name -> lakeplane.v1.ValidationResult
-	6,  // 26: lakeplane.v1.QualityService.CreateSuite:input_type -> lakeplane.v1.CreateSuiteRequest
-	8,  // 27: lakeplane.v1.QualityService.GetSuite:input_type -> lakeplane.v1.GetSuiteRequest
-	10, // 28: lakeplane.v1.QualityService.ListSuites:input_type -> lakeplane.v1.ListSuitesRequest
-	12, // 29: lakeplane.v1.QualityService.UpdateSuite:input_type -> lakeplane.v1.UpdateSuiteRequest
-	14, // 30: lakeplane.v1.QualityService.DeleteSuite:input_type -> lakeplane.v1.DeleteSuiteRequest
-	16, // 31: lakeplane.v1.QualityService.ValidateObject:input_type -> lakeplane.v1.ValidateObjectRequest
-	18, // 32: lakeplane.v1.QualityService.ValidateDataset:input_type -> lakeplane.v1.ValidateDatasetRequest
-	20, // 33: lakeplane.v1.QualityService.GetValidation:input_type -> lakeplane.v1.GetValidationRequest
-	22, // 34: lakeplane.v1.QualityService.ListValidations:input_type -> lakeplane.v1.ListValidationsRequest
-	7,  // 35: lakeplane.v1.QualityService.CreateSuite:output_type -> lakeplane.v1.CreateSuiteResponse
-	9,  // 36: lakeplane.v1.QualityService.GetSuite:output_type -> lakeplane.v1.GetSuiteResponse
-	11, // 37: lakeplane.v1.QualityService.ListSuites:output_type -> lakeplane.v1.ListSuitesResponse
-	13, // 38: lakeplane.v1.QualityService.UpdateSuite:output_type -> lakeplane.v1.UpdateSuiteResponse
-	15, // 39: lakeplane.v1.QualityService.DeleteSuite:output_type -> lakeplane.v1.DeleteSuiteResponse
-	17, // 40: lakeplane.v1.QualityService.ValidateObject:output_type -> lakeplane.v1.ValidateObjectResponse
-	19, // 41: lakeplane.v1.QualityService.ValidateDataset:output_type -> lakeplane.v1.ValidateDatasetResponse
-	21, // 42: lakeplane.v1.QualityService.GetValidation:output_type -> lakeplane.v1.GetValidationResponse
-	23, // 43: lakeplane.v1.QualityService.ListValidations:output_type -> lakeplane.v1.ListValidationsResponse
-	35, // [35:44] is the sub-list for method output_type
-	26, // [26:35] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	6,  // 6: lakeplane.v1.ValidationResult.rule_results:type_name -> lakeplane.v1.RuleResult
+	26, // 7: lakeplane.v1.ValidationResult.start_time:type_name -> google.protobuf.Timestamp
+	26, // 8: lakeplane.v1.ValidationResult.end_time:type_name -> google.protobuf.Timestamp
+	5,  // 9: lakeplane.v1.ValidationResult.alerts:type_name -> lakeplane.v1.AlertDelivery
+	1,  // 10: lakeplane.v1.AlertDelivery.state:type_name -> lakeplane.v1.AlertDeliveryState
+	26, // 11: lakeplane.v1.AlertDelivery.time:type_name -> google.protobuf.Timestamp
+	0,  // 12: lakeplane.v1.RuleResult.outcome:type_name -> lakeplane.v1.Outcome
+	7,  // 13: lakeplane.v1.RuleResult.samples:type_name -> lakeplane.v1.RuleSample
+	2,  // 14: lakeplane.v1.CreateSuiteRequest.suite:type_name -> lakeplane.v1.Suite
+	2,  // 15: lakeplane.v1.CreateSuiteResponse.suite:type_name -> lakeplane.v1.Suite
+	2,  // 16: lakeplane.v1.GetSuiteResponse.suite:type_name -> lakeplane.v1.Suite
+	2,  // 17: lakeplane.v1.ListSuitesResponse.suites:type_name -> lakeplane.v1.Suite
+	2,  // 18: lakeplane.v1.UpdateSuiteRequest.suite:type_name -> lakeplane.v1.Suite
+	27, // 19: lakeplane.v1.UpdateSuiteRequest.update_mask:type_name -> google.protobuf.FieldMask
+	2,  // 20: lakeplane.v1.UpdateSuiteResponse.suite:type_name -> lakeplane.v1.Suite
+	28, // 21: lakeplane.v1.ValidateObjectRequest.format:type_name -> lakeplane.v1.CsvFormat
+	4,  // 22: lakeplane.v1.ValidateObjectResponse.validation:type_name -> lakeplane.v1.ValidationResult
+	4,  // 23: lakeplane.v1.ValidateDatasetResponse.validation:type_name -> lakeplane.v1.ValidationResult
+	4,  // 24: lakeplane.v1.GetValidationResponse.validation:type_name -> lakeplane.v1.ValidationResult
+	0,  // 25: lakeplane.v1.ListValidationsRequest.outcome:type_name -> lakeplane.v1.Outcome
+	26, // 26: lakeplane.v1.ListValidationsRequest.start_time:type_name -> google.protobuf.Timestamp
+	26, // 27: lakeplane.v1.ListValidationsRequest.end_time:type_name -> google.protobuf.Timestamp
+	4,  // 28: lakeplane.v1.ListValidationsResponse.validations:type_name -> lakeplane.v1.ValidationResult
+	8,  // 29: lakeplane.v1.QualityService.CreateSuite:input_type -> lakeplane.v1.CreateSuiteRequest
+	10, // 30: lakeplane.v1.QualityService.GetSuite:input_type -> lakeplane.v1.GetSuiteRequest
+	12, // 31: lakeplane.v1.QualityService.ListSuites:input_type -> lakeplane.v1.ListSuitesRequest
+	14, // 32: lakeplane.v1.QualityService.UpdateSuite:input_type -> lakeplane.v1.UpdateSuiteRequest
+	16, // 33: lakeplane.v1.QualityService.DeleteSuite:input_type -> lakeplane.v1.DeleteSuiteRequest
+	18, // 34: lakeplane.v1.QualityService.ValidateObject:input_type -> lakeplane.v1.ValidateObjectRequest
+	20, // 35: lakeplane.v1.QualityService.ValidateDataset:input_type -> lakeplane.v1.ValidateDatasetRequest
+	22, // 36: lakeplane.v1.QualityService.GetValidation:input_type -> lakeplane.v1.GetValidationRequest
+	24, // 37: lakeplane.v1.QualityService.ListValidations:input_type -> lakeplane.v1.ListValidationsRequest
+	9,  // 38: lakeplane.v1.QualityService.CreateSuite:output_type -> lakeplane.v1.CreateSuiteResponse
+	11, // 39: lakeplane.v1.QualityService.GetSuite:output_type -> lakeplane.v1.GetSuiteResponse
+	13, // 40: lakeplane.v1.QualityService.ListSuites:output_type -> lakeplane.v1.ListSuitesResponse
+	15, // 41: lakeplane.v1.QualityService.UpdateSuite:output_type -> lakeplane.v1.UpdateSuiteResponse
+	17, // 42: lakeplane.v1.QualityService.DeleteSuite:output_type -> lakeplane.v1.DeleteSuiteResponse
+	19, // 43: lakeplane.v1.QualityService.ValidateObject:output_type -> lakeplane.v1.ValidateObjectResponse
+	21, // 44: lakeplane.v1.QualityService.ValidateDataset:output_type -> lakeplane.v1.ValidateDatasetResponse
+	23, // 45: lakeplane.v1.QualityService.GetValidation:output_type -> lakeplane.v1.GetValidationResponse
+	25, // 46: lakeplane.v1.QualityService.ListValidations:output_type -> lakeplane.v1.ListValidationsResponse
+	38, // [38:47] is the sub-list for method output_type
+	29, // [29:38] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_lakeplane_v1_quality_proto_init() }
@@ -1743,8 +1909,8 @@ func file_lakeplane_v1_quality_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lakeplane_v1_quality_proto_rawDesc), len(file_lakeplane_v1_quality_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   23,
+			NumEnums:      2,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/lakeplane/lakeplane/internal/benchdata"
+	"github.com/lakeplane/lakeplane/internal/csvstream"
+	"github.com/lakeplane/lakeplane/internal/objects"
+	"github.com/lakeplane/lakeplane/internal/quality"
+	"github.com/lakeplane/lakeplane/internal/quality/suite"
+	"github.com/lakeplane/lakeplane/internal/store/sqlite"
+)
+
+// validateSuite is the benchmark's 10-rule suite over benchdata's columns:
+// column count and order, not-null on 3 columns, uniqueness of the id,
+// allowed values, a range, a regex on the 13-digit registration number and
+// a maximum length.
+func validateSuite() string {
+	cols := strings.Split(strings.TrimSpace(benchdata.Header()), ",")
+	quoted := make([]string, len(cols))
+	for i, c := range cols {
+		quoted[i] = strconv.Quote(c)
+	}
+	return fmt.Sprintf(`Rules = [
+    ColumnCount = %d,
+    ColumnOrder = [%s],
+    IsComplete "customer_id",
+    IsComplete "policy_no",
+    IsComplete "premium",
+    IsUnique "customer_id",
+    ColumnValues "gender" in ["M", "F"],
+    ColumnValues "premium" between 0 and 1000000,
+    ColumnValues "rrn" matches "^\\d{6}-\\d{7}$",
+    ColumnLength "name" <= 20
+]`, len(cols), strings.Join(quoted, ", "))
+}
+
+// validateResult is what a validate child reports of its run.
+type validateResult struct {
+	Rows    int64         `json:"rows"`
+	Bytes   int64         `json:"bytes"`
+	Seconds float64       `json:"seconds"`
+	Outcome suite.Outcome `json:"outcome"`
+}
+
+// validateBench runs `lakebench validate`: the suite over the generated (or
+// given) CSV through quality.Service.ValidateObject — the decoder and the
+// one-pass evaluator, as the API runs them — in a child process per
+// GOMAXPROCS (2, then 1), printing rows/s, MB/s and peak RSS. With --once it
+// is that child.
+func validateBench(args []string) error {
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	rows := fs.Int("rows", 10_000_000, "rows to generate")
+	csvPath := fs.String("csv", "", "a CSV of benchdata's 17 columns to validate instead of generating one")
+	dir := fs.String("dir", "", "work directory (default: a temporary one, removed afterwards)")
+	once := fs.Bool("once", false, "run one measured validation of --csv in --dir and print its result as JSON (the child)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *once {
+		return validateOnce(context.Background(), *csvPath, *dir)
+	}
+	work := *dir
+	if work == "" {
+		tmp, err := os.MkdirTemp("", "lakebench-validate-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		work = tmp
+	}
+	src := *csvPath
+	if src == "" {
+		src = filepath.Join(work, "customers.csv")
+		start := time.Now()
+		f, err := os.Create(src)
+		if err != nil {
+			return err
+		}
+		n, err := benchdata.WriteCSV(f, *rows)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("generate %s: %w", src, err)
+		}
+		fmt.Printf("generated %d rows, %.1f MB in %v\n", *rows, float64(n)/1e6, time.Since(start).Round(time.Millisecond))
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "GOMAXPROCS\trows\tMB\tseconds\trows/s\tMB/s\tpeak RSS MiB\toutcome\t")
+	for i, procs := range []int{2, 1} {
+		runDir := filepath.Join(work, fmt.Sprintf("validate-%d", i))
+		cmd := exec.Command(self, "validate", "--once", "--csv", src, "--dir", runDir)
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if err != nil {
+			return fmt.Errorf("validate with GOMAXPROCS=%d: %w", procs, err)
+		}
+		var r validateResult
+		if err := json.Unmarshal(out, &r); err != nil {
+			return fmt.Errorf("validate with GOMAXPROCS=%d printed %q: %w", procs, out, err)
+		}
+		peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.2f\t%.0f\t%.1f\t%.0f\t%s\t\n", procs, r.Rows, float64(r.Bytes)/1e6, r.Seconds,
+			float64(r.Rows)/r.Seconds, float64(r.Bytes)/1e6/r.Seconds, float64(peak)/1024, r.Outcome)
+	}
+	return tw.Flush()
+}
+
+// validateOnce validates one CSV with the benchmark suite, through a fresh
+// SQLite store in dir, and prints a validateResult.
+func validateOnce(ctx context.Context, csvPath, dir string) error {
+	if csvPath == "" || dir == "" {
+		return errors.New("validate --once needs --csv and --dir")
+	}
+	src, err := filepath.Abs(csvPath)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(src)
+	if err != nil {
+		return fmt.Errorf("source: %w", err)
+	}
+	spill := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(spill, 0o750); err != nil {
+		return err
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "lakeplane.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	sources, err := objects.NewFileStore([]string{filepath.Dir(src)})
+	if err != nil {
+		return err
+	}
+	d, err := st.CreateDataset(ctx, benchdata.Customers("bench.customers"))
+	if err != nil {
+		return fmt.Errorf("create the dataset: %w", err)
+	}
+	svc := quality.NewService(st, sources, nil, spill)
+	rs, err := quality.SuiteRules(validateSuite(), nil)
+	if err != nil {
+		return fmt.Errorf("the benchmark suite: %w", err)
+	}
+	if n := len(rs.Rules); n != 10 {
+		return fmt.Errorf("the benchmark suite has %d rules, want 10", n)
+	}
+	if _, err := svc.CreateSuite(ctx, "bench", "lakebench validate", rs); err != nil {
+		return err
+	}
+	start := time.Now()
+	v, err := svc.ValidateObject(ctx, "bench", "file://"+src, d.ID, csvstream.Format{Header: true})
+	if err != nil {
+		return fmt.Errorf("validate %s: %w", src, err)
+	}
+	elapsed := time.Since(start)
+	if v.Outcome != suite.Pass {
+		return fmt.Errorf("the generated data does not pass the suite (%s): %s", v.Outcome, v.RuleResults)
+	}
+	return json.NewEncoder(os.Stdout).Encode(validateResult{Rows: v.RowsEvaluated, Bytes: info.Size(), Seconds: elapsed.Seconds(), Outcome: v.Outcome})
+}
