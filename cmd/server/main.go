@@ -33,6 +33,7 @@ import (
 	"github.com/lakeplane/lakeplane/internal/quality"
 	"github.com/lakeplane/lakeplane/internal/quality/alert"
 	"github.com/lakeplane/lakeplane/internal/server"
+	"github.com/lakeplane/lakeplane/internal/storage"
 	"github.com/lakeplane/lakeplane/internal/store"
 	"github.com/lakeplane/lakeplane/internal/store/postgres"
 	"github.com/lakeplane/lakeplane/internal/store/sqlite"
@@ -164,6 +165,10 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		DatasetChanged:  grants.DatasetChanged,
 		ReadableColumns: readableColumns(grants.Index()),
 	})
+	chores, err := openStorage(ctx, cfg, getenv, st, grants.Index())
+	if err != nil {
+		return err
+	}
 	a.server, err = server.New(ctx, server.Options{
 		GRPCAddr:        cfg.GRPCAddr,
 		HTTPAddr:        cfg.HTTPAddr,
@@ -178,6 +183,7 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		Grants:  grantsServer{Handler: govern.NewHandler(grants), audit: trail.NewHandler(st)},
 		Cost:    cost.NewHandler(costs),
 		Quality: quality.NewHandler(checks, st),
+		Storage: storage.NewHandler(chores),
 	})
 	return err
 }
@@ -214,6 +220,74 @@ func (g grantsServer) ListAuditEvents(ctx context.Context, req *lakeplanev1.List
 
 func (g grantsServer) VerifyAuditLog(ctx context.Context, req *lakeplanev1.VerifyAuditLogRequest) (*lakeplanev1.VerifyAuditLogResponse, error) {
 	return g.audit.VerifyAuditLog(ctx, req)
+}
+
+// openStorage builds the storage chores over the landing zone and, for a
+// file:// warehouse, the warehouse directory.
+func openStorage(ctx context.Context, cfg *config.Config, getenv func(string) string, st store.Store, ix *govern.Index) (*storage.Service, error) {
+	var roots []string
+	if dir, ok := strings.CutPrefix(cfg.WarehouseURI(), "file://"); ok {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("warehouse dir: %w", err)
+		}
+		roots = append(roots, dir)
+	}
+	objs, err := openSources(ctx, cfg, getenv, roots...)
+	if err != nil {
+		return nil, err
+	}
+	warehouse := cfg.WarehouseURI()
+	return storage.New(storage.Config{
+		Store:     objs,
+		Warehouse: warehouse,
+		Tables: func(ctx context.Context) ([]storage.TableLocation, error) {
+			var out []storage.TableLocation
+			opts := store.ListDatasetsOptions{PageSize: store.MaxPageSize}
+			for {
+				page, err := st.ListDatasets(ctx, opts)
+				if err != nil {
+					return nil, err
+				}
+				for _, d := range page.Items {
+					out = append(out, storage.TableLocation{Dataset: d.ID, URI: storage.LocationOf(warehouse, d.ID)})
+				}
+				if opts.PageToken = page.NextPageToken; opts.PageToken == "" {
+					return out, nil
+				}
+			}
+		},
+		Access:      storageAccess{index: ix, datasets: st},
+		GradeLevels: cfg.GradeLevels,
+	})
+}
+
+// storageAccess lets raw-data chores (grep, line count, discovery) touch a
+// dataset's files only for callers who may read every column of it.
+type storageAccess struct {
+	index    *govern.Index
+	datasets store.Datasets
+}
+
+// CanReadAll implements storage.AccessChecker.
+func (a storageAccess) CanReadAll(ctx context.Context, id string) (bool, string) {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return false, "the caller is not authenticated"
+	}
+	if p.HasRole(auth.Admin) {
+		return true, ""
+	}
+	d, err := a.datasets.GetDataset(ctx, id)
+	if err != nil {
+		return false, fmt.Sprintf("dataset %s: %v", id, err)
+	}
+	ns, table, _ := dataset.SplitID(id)
+	for _, c := range d.Columns {
+		if !a.index.Allowed(p.Groups, ns, table, c.Name, govern.Select) {
+			return false, fmt.Sprintf("column %q of %s is closed to groups %v", c.Name, id, p.Groups)
+		}
+	}
+	return true, ""
 }
 
 // datasetLayouts tells the cost recommendations how a dataset is stored.
@@ -316,16 +390,16 @@ func openStore(ctx context.Context, cfg *config.Config) (store.Store, *sql.DB, s
 }
 
 // openSources returns the object access of ingest sources: file:// within
-// the allowed directories (created when they are the default), and s3://
-// when an endpoint or region is configured.
-func openSources(ctx context.Context, cfg *config.Config, getenv func(string) string) (*objects.Router, error) {
+// the allowed directories (created when they are the default) and any more
+// roots given, and s3:// when an endpoint or region is configured.
+func openSources(ctx context.Context, cfg *config.Config, getenv func(string) string, moreRoots ...string) (*objects.Router, error) {
 	dirs := cfg.SourceDirs()
 	if cfg.AllowedSourceDirs == "" {
 		if err := os.MkdirAll(dirs[0], 0o750); err != nil {
 			return nil, fmt.Errorf("landing dir: %w", err)
 		}
 	}
-	files, err := objects.NewFileStore(dirs)
+	files, err := objects.NewFileStore(append(dirs, moreRoots...))
 	if err != nil {
 		return nil, err
 	}

@@ -556,3 +556,26 @@ func (w *fileWalker) fail(err error) bool {
 	w.yield(Info{}, fmt.Errorf("list %s: %w", w.prefixURI, err))
 	return false
 }
+
+var _ Resolver = (*FileStore)(nil)
+
+// Resolve implements Resolver: the path with its symlinks resolved, which
+// must lie inside the roots (else fault.Denied, like every method).
+func (s *FileStore) Resolve(ctx context.Context, uri string) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", fmt.Errorf("resolve %s: %w", uri, err)
+	}
+	path, err := s.path(uri)
+	if err != nil {
+		return "", err
+	}
+	p, err := s.confine(path)
+	if err != nil {
+		return "", err
+	}
+	real := filepath.Join(p.root.real, p.rel)
+	if strings.HasSuffix(path, "/") && real != "/" {
+		real += "/"
+	}
+	return SchemeFile + "://" + real, nil
+}

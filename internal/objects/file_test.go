@@ -360,3 +360,31 @@ func mustSymlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 }
+
+func TestFileStoreResolve(t *testing.T) {
+	dir := t.TempDir()
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustMkdir(t, filepath.Join(dir, "wh", "t"))
+	mustWrite(t, filepath.Join(dir, "wh", "t", "0.csv"), "x")
+	mustMkdir(t, filepath.Join(dir, "landing"))
+	mustSymlink(t, filepath.Join(dir, "wh", "t", "0.csv"), filepath.Join(dir, "landing", "file.csv"))
+	mustSymlink(t, filepath.Join(dir, "wh", "t"), filepath.Join(dir, "landing", "dir"))
+	s := newFileStore(t, dir)
+	for uri, want := range map[string]string{
+		"file://" + dir + "/landing/file.csv":  "file://" + real + "/wh/t/0.csv",
+		"file://" + dir + "/landing/dir/":      "file://" + real + "/wh/t/",
+		"file://" + dir + "/landing/dir/x.csv": "file://" + real + "/wh/t/x.csv",
+		"file://" + dir + "/landing/new.csv":   "file://" + real + "/landing/new.csv",
+	} {
+		got, err := objects.Resolve(t.Context(), s, uri)
+		if err != nil || got != want {
+			t.Errorf("Resolve(%s) = %q, %v; want %q", uri, got, err, want)
+		}
+	}
+	if _, err := objects.Resolve(t.Context(), s, "file:///etc/passwd"); !errors.Is(err, fault.ErrPermissionDenied) {
+		t.Errorf("Resolve outside the roots: %v, want denied", err)
+	}
+}

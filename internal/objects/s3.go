@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,16 @@ const (
 	MinPartSize = 5 << 20
 	// MaxListPageSize is the most keys one ListObjectsV2 call returns.
 	MaxListPageSize = 1000
+	// MaxCopyObjectSize is the largest object one CopyObject call copies;
+	// Copy copies larger ones in parts (UploadPartCopy).
+	MaxCopyObjectSize = 5 << 30
+	// maxParts is the most parts one multipart upload may have.
+	maxParts = 10000
+	// defaultCopyPartSize is the part size of a multipart copy.
+	defaultCopyPartSize = 512 << 20
+	// defaultCopyConcurrency is the number of parts a multipart copy copies
+	// at once.
+	defaultCopyConcurrency = 8
 )
 
 // abortTimeout bounds the cleanup (the abort of a multipart upload) after
@@ -63,6 +74,17 @@ type S3Options struct {
 	// Concurrency is the number of parts a Put uploads at once; 0 means the
 	// transfer manager's default.
 	Concurrency int
+	// DeleteBatchSize is the number of keys per DeleteObjects call of
+	// DeleteBatch, 1 to MaxDeleteBatch; 0 means MaxDeleteBatch.
+	DeleteBatchSize int
+	// CopyThreshold is the object size above which Copy copies in parts
+	// (UploadPartCopy) instead of one CopyObject, at most
+	// MaxCopyObjectSize; 0 means MaxCopyObjectSize, S3's limit.
+	CopyThreshold int64
+	// CopyPartSize is the part size of a multipart copy, at least
+	// MinPartSize; 0 means 512 MiB. It grows where an object would
+	// otherwise need more than 10,000 parts.
+	CopyPartSize int64
 }
 
 // validate checks the options that S3 would refuse later, less clearly.
@@ -85,6 +107,15 @@ func (o S3Options) validate() error {
 	if o.Concurrency < 0 {
 		return fmt.Errorf("objects: s3 concurrency %d is negative", o.Concurrency)
 	}
+	if o.DeleteBatchSize < 0 || o.DeleteBatchSize > MaxDeleteBatch {
+		return fmt.Errorf("objects: s3 delete batch size %d is not between 1 and %d (or 0 for the default)", o.DeleteBatchSize, MaxDeleteBatch)
+	}
+	if o.CopyThreshold < 0 || o.CopyThreshold > MaxCopyObjectSize {
+		return fmt.Errorf("objects: s3 copy threshold %d is not between 1 and %d (or 0 for the default)", o.CopyThreshold, int64(MaxCopyObjectSize))
+	}
+	if o.CopyPartSize != 0 && o.CopyPartSize < MinPartSize {
+		return fmt.Errorf("objects: s3 copy part size %d is below S3's minimum of %d bytes", o.CopyPartSize, MinPartSize)
+	}
 	return nil
 }
 
@@ -98,6 +129,10 @@ type S3Store struct {
 	client   *s3.Client
 	uploader *transfermanager.Client
 	pageSize int32
+
+	deleteBatch   int   // keys per DeleteObjects call
+	copyThreshold int64 // sizes above are copied in parts
+	copyPartSize  int64
 }
 
 var _ Store = (*S3Store)(nil)
@@ -139,7 +174,15 @@ func NewS3Store(ctx context.Context, opts S3Options) (*S3Store, error) {
 		o.Concurrency = opts.Concurrency
 		o.FailTimeout = abortTimeout
 	})
-	return &S3Store{client: client, uploader: uploader, pageSize: opts.ListPageSize}, nil
+	st := &S3Store{
+		client:        client,
+		uploader:      uploader,
+		pageSize:      opts.ListPageSize,
+		deleteBatch:   cmp.Or(opts.DeleteBatchSize, MaxDeleteBatch),
+		copyThreshold: cmp.Or(opts.CopyThreshold, MaxCopyObjectSize),
+		copyPartSize:  cmp.Or(opts.CopyPartSize, defaultCopyPartSize),
+	}
+	return st, nil
 }
 
 // object parses uri, which must name an S3 object.

@@ -29,6 +29,9 @@ func s3Store(t *testing.T, f *objectstest.FakeS3, tweak ...func(*objects.S3Optio
 		ListPageSize:       2,
 		PartSize:           objects.MinPartSize,
 		MultipartThreshold: objects.MinPartSize,
+		CopyThreshold:      objects.MinPartSize,
+		CopyPartSize:       objects.MinPartSize,
+		DeleteBatchSize:    3,
 	}
 	for _, fn := range tweak {
 		fn(&opts)

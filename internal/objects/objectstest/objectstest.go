@@ -53,6 +53,11 @@ func RunStoreTests(t *testing.T, store objects.Store, baseURI string) {
 		{"CancelDuringRead", testCancelDuringRead},
 		{"CanceledPutLeavesOldObject", testCanceledPutLeavesOldObject},
 		{"ConcurrentPutsAreAtomic", testConcurrentPutsAreAtomic},
+		{"DeleteBatch", testDeleteBatch},
+		{"DeleteBatchCanceled", testDeleteBatchCanceled},
+		{"Copy", testCopy},
+		{"CopyLarge", testCopyLarge},
+		{"CopyMissingSource", testCopyMissingSource},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -498,5 +503,93 @@ func testConcurrentPutsAreAtomic(t *testing.T, s objects.Store, base string) {
 	}
 	if got := URIs(List(t, s, base)); !slices.Equal(got, []string{uri}) {
 		t.Errorf("after concurrent Puts List = %q, want only %s", got, uri)
+	}
+}
+
+func testDeleteBatch(t *testing.T, s objects.Store, base string) {
+	var doomed []string
+	for i := range 7 {
+		uri := fmt.Sprintf("%sdir/%d.csv", base, i)
+		Put(t, s, uri, []byte("x"))
+		doomed = append(doomed, uri)
+	}
+	keep := []string{base + "dir/0.csv.bak", base + "dir2/0.csv"}
+	for _, uri := range keep {
+		Put(t, s, uri, []byte("y"))
+	}
+	doomed = append(doomed, base+"dir/never-was.csv")
+	if failed := objects.DeleteBatch(t.Context(), s, doomed); len(failed) != 0 {
+		t.Fatalf("DeleteBatch failed for %v", failed)
+	}
+	if got := URIs(List(t, s, base)); !slices.Equal(got, keep) {
+		t.Errorf("after DeleteBatch List = %q, want only %q", got, keep)
+	}
+	if failed := objects.DeleteBatch(t.Context(), s, nil); len(failed) != 0 {
+		t.Errorf("DeleteBatch of nothing failed: %v", failed)
+	}
+}
+
+func testDeleteBatchCanceled(t *testing.T, s objects.Store, base string) {
+	uris := []string{base + "a.csv", base + "b.csv"}
+	for _, uri := range uris {
+		Put(t, s, uri, []byte("x"))
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	failed := objects.DeleteBatch(ctx, s, uris)
+	if len(failed) != len(uris) {
+		t.Fatalf("DeleteBatch with a cancelled context reported %d failures, want %d", len(failed), len(uris))
+	}
+	for i, f := range failed {
+		if f.URI != uris[i] || !errors.Is(f.Err, context.Canceled) || !strings.Contains(f.Error(), f.URI) {
+			t.Errorf("failure %d = %s: %v, want %s with context.Canceled naming it", i, f.URI, f.Err, uris[i])
+		}
+	}
+	if got := URIs(List(t, s, base)); !slices.Equal(got, uris) {
+		t.Errorf("after a cancelled DeleteBatch List = %q, want %q", got, uris)
+	}
+}
+
+func testCopy(t *testing.T, s objects.Store, base string) {
+	src, dst := base+"src/a+b c.csv", base+"dst/a+b c.csv"
+	data := []byte("id,name\n1,kim\n")
+	Put(t, s, src, data)
+	Put(t, s, dst, []byte("old"))
+	info, err := objects.Copy(t.Context(), s, src, dst)
+	if err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	if info.URI != dst || info.Size != int64(len(data)) {
+		t.Errorf("Copy info = %+v, want URI %s and size %d", info, dst, len(data))
+	}
+	for _, uri := range []string{src, dst} {
+		if got, _ := Get(t, s, uri, nil); !bytes.Equal(got, data) {
+			t.Errorf("after Copy %s holds %q, want %q", uri, got, data)
+		}
+	}
+	if _, err := objects.Copy(t.Context(), s, src, src); err == nil {
+		t.Error("Copy of an object onto itself succeeded")
+	}
+}
+
+func testCopyLarge(t *testing.T, s objects.Store, base string) {
+	src, dst := base+"big.bin", base+"copy/big.bin"
+	data := Body(9, LargeSize)
+	Put(t, s, src, data)
+	info, err := objects.Copy(t.Context(), s, src, dst)
+	if err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	got, _ := Get(t, s, dst, nil)
+	if info.Size != int64(len(data)) || sha256.Sum256(got) != sha256.Sum256(data) {
+		t.Errorf("Copy of %d bytes gave %d bytes (info size %d) that differ", len(data), len(got), info.Size)
+	}
+}
+
+func testCopyMissingSource(t *testing.T, s objects.Store, base string) {
+	_, err := objects.Copy(t.Context(), s, base+"missing.csv", base+"dst.csv")
+	checkNotFound(t, "Copy", base+"missing.csv", err)
+	if got := List(t, s, base); len(got) != 0 {
+		t.Errorf("a failed Copy left %q", URIs(got))
 	}
 }
