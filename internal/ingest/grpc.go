@@ -4,6 +4,7 @@ import (
 	"context"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
+	"github.com/lakeplane/lakeplane/internal/dataset/datasetpb"
 	"github.com/lakeplane/lakeplane/internal/fault"
 )
 
@@ -24,11 +25,11 @@ func (h *Handler) CreateDataset(ctx context.Context, req *lakeplanev1.CreateData
 	if req.GetDataset() == nil {
 		return nil, fault.Invalid("dataset", "is required")
 	}
-	d, err := h.svc.CreateDataset(ctx, datasetFromProto(req.GetDataset()))
+	d, err := h.svc.CreateDataset(ctx, datasetpb.FromProto(req.GetDataset()))
 	if err != nil {
 		return nil, err
 	}
-	return &lakeplanev1.CreateDatasetResponse{Dataset: datasetToProto(d)}, nil
+	return &lakeplanev1.CreateDatasetResponse{Dataset: datasetpb.ToProto(d)}, nil
 }
 
 // GetDataset implements lakeplanev1.IngestServiceServer.
@@ -41,7 +42,7 @@ func (h *Handler) GetDataset(ctx context.Context, req *lakeplanev1.GetDatasetReq
 	if err != nil {
 		return nil, err
 	}
-	p := datasetToProto(d)
+	p := datasetpb.ToProto(d)
 	p.CurrentSnapshotId, p.RowCount, p.FileCount, p.SizeBytes = stats.CurrentSnapshotID, stats.RowCount, stats.FileCount, stats.SizeBytes
 	return &lakeplanev1.GetDatasetResponse{Dataset: p}, nil
 }
@@ -54,7 +55,7 @@ func (h *Handler) ListDatasets(ctx context.Context, req *lakeplanev1.ListDataset
 	}
 	resp := &lakeplanev1.ListDatasetsResponse{NextPageToken: page.NextPageToken}
 	for _, d := range page.Items {
-		resp.Datasets = append(resp.Datasets, datasetToProto(d))
+		resp.Datasets = append(resp.Datasets, datasetpb.ToProto(d))
 	}
 	return resp, nil
 }
@@ -64,11 +65,11 @@ func (h *Handler) UpdateDataset(ctx context.Context, req *lakeplanev1.UpdateData
 	if req.GetDataset() == nil {
 		return nil, fault.Invalid("dataset", "is required")
 	}
-	d, err := h.svc.UpdateDataset(ctx, datasetFromProto(req.GetDataset()), req.GetUpdateMask().GetPaths())
+	d, err := h.svc.UpdateDataset(ctx, datasetpb.FromProto(req.GetDataset()), req.GetUpdateMask().GetPaths())
 	if err != nil {
 		return nil, err
 	}
-	return &lakeplanev1.UpdateDatasetResponse{Dataset: datasetToProto(d)}, nil
+	return &lakeplanev1.UpdateDatasetResponse{Dataset: datasetpb.ToProto(d)}, nil
 }
 
 // DeleteDataset implements lakeplanev1.IngestServiceServer.

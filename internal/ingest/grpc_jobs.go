@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
+	"github.com/lakeplane/lakeplane/internal/dataset/datasetpb"
 	"github.com/lakeplane/lakeplane/internal/job"
 	"github.com/lakeplane/lakeplane/internal/store"
 )
@@ -19,12 +20,12 @@ func (h *Handler) StartIngest(ctx context.Context, req *lakeplanev1.StartIngestR
 			Delimiter:       f.GetDelimiter(),
 			Header:          f == nil || f.Header == nil || f.GetHeader(),
 			Quote:           f.GetQuote(),
-			Encoding:        enumName[string](f.GetEncoding(), lakeplanev1.Encoding_ENCODING_UNSPECIFIED),
+			Encoding:        datasetpb.EnumName[string](f.GetEncoding(), lakeplanev1.Encoding_ENCODING_UNSPECIFIED),
 			NullValues:      f.GetNullValues(),
 			DateFormat:      f.GetDateFormat(),
 			TimestampFormat: f.GetTimestampFormat(),
 		},
-		Mode:         enumName[Mode](req.GetMode(), lakeplanev1.IngestMode_INGEST_MODE_UNSPECIFIED),
+		Mode:         datasetpb.EnumName[Mode](req.GetMode(), lakeplanev1.IngestMode_INGEST_MODE_UNSPECIFIED),
 		MaxBadRows:   req.GetMaxBadRows(),
 		QualitySuite: req.GetQualitySuite(),
 		Force:        req.GetForce(),
@@ -52,8 +53,8 @@ func (h *Handler) ListJobs(ctx context.Context, req *lakeplanev1.ListJobsRequest
 		PageSize:  int(req.GetPageSize()),
 		PageToken: req.GetPageToken(),
 		Dataset:   req.GetDataset(),
-		State:     enumName[job.State](req.GetState(), lakeplanev1.JobState_JOB_STATE_UNSPECIFIED),
-		Kind:      enumName[job.Kind](req.GetKind(), lakeplanev1.JobKind_JOB_KIND_UNSPECIFIED),
+		State:     datasetpb.EnumName[job.State](req.GetState(), lakeplanev1.JobState_JOB_STATE_UNSPECIFIED),
+		Kind:      datasetpb.EnumName[job.Kind](req.GetKind(), lakeplanev1.JobKind_JOB_KIND_UNSPECIFIED),
 	})
 	if err != nil {
 		return nil, err

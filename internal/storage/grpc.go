@@ -8,6 +8,7 @@ import (
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
 	"github.com/lakeplane/lakeplane/internal/csvstream"
+	"github.com/lakeplane/lakeplane/internal/dataset/datasetpb"
 	"github.com/lakeplane/lakeplane/internal/fault"
 )
 
@@ -99,23 +100,7 @@ func (h *Handler) DiscoverSchema(ctx context.Context, req *lakeplanev1.DiscoverS
 	if err != nil {
 		return nil, err
 	}
-	p := &lakeplanev1.Dataset{Id: d.Dataset.ID}
-	for _, c := range d.Dataset.Columns {
-		p.Columns = append(p.Columns, &lakeplanev1.Column{
-			Name:        c.Name,
-			Type:        lakeplanev1.ColumnType(lakeplanev1.ColumnType_value[string(c.Type)]),
-			Precision:   int32(c.Precision),
-			Scale:       int32(c.Scale),
-			Nullable:    &c.Nullable,
-			Description: c.Description,
-		})
-	}
-	for _, pf := range d.Dataset.PartitionBy {
-		p.PartitionBy = append(p.PartitionBy, &lakeplanev1.PartitionField{
-			Column:    pf.Column,
-			Transform: lakeplanev1.Transform(lakeplanev1.Transform_value[string(pf.Transform)]),
-		})
-	}
+	p := datasetpb.ToProto(d.Dataset)
 	header := !d.Format.NoHeader
 	return &lakeplanev1.DiscoverSchemaResponse{
 		Dataset: p,

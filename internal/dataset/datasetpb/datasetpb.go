@@ -1,4 +1,6 @@
-package ingest
+// Package datasetpb converts datasets between their Go form and the API's
+// protobuf messages.
+package datasetpb
 
 import (
 	"slices"
@@ -9,9 +11,9 @@ import (
 	"github.com/lakeplane/lakeplane/internal/dataset"
 )
 
-// datasetFromProto converts a request's dataset. An unknown enum number
+// FromProto converts a request's dataset. An unknown enum number
 // becomes an unknown type name that validation rejects by field.
-func datasetFromProto(p *lakeplanev1.Dataset) *dataset.Dataset {
+func FromProto(p *lakeplanev1.Dataset) *dataset.Dataset {
 	if p == nil {
 		return &dataset.Dataset{}
 	}
@@ -37,7 +39,7 @@ func datasetFromProto(p *lakeplanev1.Dataset) *dataset.Dataset {
 		}
 		d.Columns = append(d.Columns, dataset.Column{
 			Name:        c.GetName(),
-			Type:        enumName[dataset.ColumnType](c.GetType(), lakeplanev1.ColumnType_COLUMN_TYPE_UNSPECIFIED),
+			Type:        EnumName[dataset.ColumnType](c.GetType(), lakeplanev1.ColumnType_COLUMN_TYPE_UNSPECIFIED),
 			Precision:   int(c.GetPrecision()),
 			Scale:       int(c.GetScale()),
 			Nullable:    nullable,
@@ -49,7 +51,7 @@ func datasetFromProto(p *lakeplanev1.Dataset) *dataset.Dataset {
 	for _, f := range p.GetPartitionBy() {
 		d.PartitionBy = append(d.PartitionBy, dataset.PartitionField{
 			Column:    f.GetColumn(),
-			Transform: enumName[dataset.Transform](f.GetTransform(), lakeplanev1.Transform_TRANSFORM_UNSPECIFIED),
+			Transform: EnumName[dataset.Transform](f.GetTransform(), lakeplanev1.Transform_TRANSFORM_UNSPECIFIED),
 			Width:     int(f.GetWidth()),
 		})
 	}
@@ -58,7 +60,7 @@ func datasetFromProto(p *lakeplanev1.Dataset) *dataset.Dataset {
 
 // enumName maps a proto enum to the domain's string: the value's name, ""
 // for the zero value.
-func enumName[T ~string, E interface {
+func EnumName[T ~string, E interface {
 	comparable
 	String() string
 }](v, unspecified E) T {
@@ -68,7 +70,8 @@ func enumName[T ~string, E interface {
 	return T(v.String())
 }
 
-func datasetToProto(d *dataset.Dataset) *lakeplanev1.Dataset {
+// ToProto renders a dataset as the API shows it; zero times are left unset.
+func ToProto(d *dataset.Dataset) *lakeplanev1.Dataset {
 	p := &lakeplanev1.Dataset{
 		Id:           d.ID,
 		Description:  d.Description,
@@ -78,8 +81,9 @@ func datasetToProto(d *dataset.Dataset) *lakeplanev1.Dataset {
 		SubjectKey:   d.SubjectKey,
 		QualitySuite: d.QualitySuite,
 		Etag:         d.Etag,
-		CreateTime:   timestamppb.New(d.CreateTime),
-		UpdateTime:   timestamppb.New(d.UpdateTime),
+	}
+	if !d.CreateTime.IsZero() {
+		p.CreateTime, p.UpdateTime = timestamppb.New(d.CreateTime), timestamppb.New(d.UpdateTime)
 	}
 	if r := d.Retention; r != (dataset.Retention{}) {
 		p.Retention = &lakeplanev1.Retention{
