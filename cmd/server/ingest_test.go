@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +18,12 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
+	"github.com/lakeplane/lakeplane/internal/ingest"
+	"github.com/lakeplane/lakeplane/internal/job"
 	"github.com/lakeplane/lakeplane/internal/objects"
 	"github.com/lakeplane/lakeplane/internal/objects/objectstest"
 	"github.com/lakeplane/lakeplane/internal/store/postgres/pgtest"
+	"github.com/lakeplane/lakeplane/internal/store/sqlite"
 )
 
 // landing writes a source object into the server's landing directory and
@@ -374,5 +380,167 @@ func TestCancelRunningIngest(t *testing.T) {
 	got, _ := ingest.GetDataset(t.Context(), &lakeplanev1.GetDatasetRequest{Id: "insure.customers"})
 	if got.GetDataset().GetRowCount() != 0 || got.GetDataset().GetCurrentSnapshotId() != 0 {
 		t.Fatalf("a cancelled load changed the table: %v", got.GetDataset())
+	}
+}
+
+// UPSERT with dedupe LAST over REST: a file that holds keys more than once
+// fails without it, and with it the last row of each key wins.
+func TestIngestUpsertDedupeLast(t *testing.T) { onEachStore(t, nil, testIngestUpsertDedupeLast) }
+
+func testIngestUpsertDedupeLast(t *testing.T, r *running) {
+	ctx := context.Background()
+	ingest := lakeplanev1.NewIngestServiceClient(r.conn)
+	if code := r.do(t, "POST", "/v1/datasets", "", customersDataset(), nil); code != 200 {
+		t.Fatalf("create: %d", code)
+	}
+	j, code, e := r.ingest(t, map[string]any{"sourceUri": r.landing(t, "base.csv", []byte(customersCSV(1, 100, 0)))})
+	if code != 200 || j.GetState() != lakeplanev1.JobState_SUCCEEDED {
+		t.Fatalf("append: %d %+v %v", code, e, j)
+	}
+	base := j.GetSnapshotId()
+
+	// Rows 51..150 (version 1), then 91..120 again (version 2), then
+	// 51..60 a third time (version 3): three occurrences at most, spread
+	// over the file.
+	dup := customersCSV(51, 150, 1)
+	for _, part := range []string{customersCSV(91, 120, 2), customersCSV(51, 60, 3)} {
+		dup += part[strings.IndexByte(part, '\n')+1:] // without its header
+	}
+	uri := r.landing(t, "dup.csv", []byte(dup))
+
+	j, code, e = r.ingest(t, map[string]any{"sourceUri": uri, "mode": "UPSERT"})
+	if code != 200 || j.GetState() != lakeplanev1.JobState_FAILED || j.GetError().GetColumn() != "customer_id" ||
+		!strings.Contains(j.GetError().GetMessage(), "more than once") {
+		t.Fatalf("upsert of duplicate keys without dedupe: %d %+v %v", code, e, j)
+	}
+	got, _ := ingest.GetDataset(ctx, &lakeplanev1.GetDatasetRequest{Id: "insure.customers"})
+	if got.GetDataset().GetCurrentSnapshotId() != base || got.GetDataset().GetRowCount() != 100 {
+		t.Fatalf("a refused upsert changed the table: %v", got.GetDataset())
+	}
+	if _, code, e := r.ingest(t, map[string]any{"sourceUri": uri, "dedupe": "LAST"}); code != 400 || e.Code != int(codes.InvalidArgument) {
+		t.Fatalf("dedupe LAST on APPEND: %d %+v, want 400 INVALID_ARGUMENT", code, e)
+	}
+
+	j, code, e = r.ingest(t, map[string]any{"sourceUri": uri, "mode": "UPSERT", "dedupe": "LAST"})
+	if code != 200 || j.GetState() != lakeplanev1.JobState_SUCCEEDED {
+		t.Fatalf("upsert with dedupe LAST: %d %+v %v", code, e, j)
+	}
+	got, _ = ingest.GetDataset(ctx, &lakeplanev1.GetDatasetRequest{Id: "insure.customers"})
+	if got.GetDataset().GetRowCount() != 150 || got.GetDataset().GetCurrentSnapshotId() != j.GetSnapshotId() {
+		t.Fatalf("after upsert with dedupe LAST: rows %d, want 150 (%v)", got.GetDataset().GetRowCount(), got.GetDataset())
+	}
+	var all struct {
+		Rows [][]*string `json:"rows"`
+	}
+	r.do(t, "GET", "/v1/datasets/insure.customers/rows?limit=1000", "", nil, &all)
+	seen := map[int]bool{}
+	for _, row := range all.Rows {
+		var id, premium int
+		fmt.Sscan(*row[0], &id)
+		fmt.Sscanf(*row[2], "%d.", &premium)
+		if seen[id] {
+			t.Fatalf("row %d is in the table twice", id)
+		}
+		seen[id] = true
+		version := 0
+		switch {
+		case id >= 51 && id <= 60:
+			version = 3
+		case id >= 91 && id <= 120:
+			version = 2
+		case id > 50:
+			version = 1
+		}
+		if premium != id*10+version {
+			t.Errorf("row %d: premium %s, want version %d (%d)", id, *row[2], version, id*10+version)
+		}
+	}
+	if len(seen) != 150 {
+		t.Fatalf("preview showed %d rows, want 150", len(seen))
+	}
+}
+
+// A load whose worker died after writing data files it never committed:
+// the job is claimed again, the orphan files (older than the claim) are
+// removed before the load runs again, and the load lands once.
+func TestIngestReclaimRemovesOrphans(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	r := startServer(t, "--data-dir="+dir)
+	if code := r.do(t, "POST", "/v1/datasets", "", customersDataset(), nil); code != 200 {
+		t.Fatalf("create: %d", code)
+	}
+	if j, code, e := r.ingest(t, map[string]any{"sourceUri": r.landing(t, "base.csv", []byte(customersCSV(1, 100, 0)))}); code != 200 || j.GetState() != lakeplanev1.JobState_SUCCEEDED {
+		t.Fatalf("append: %d %+v %v", code, e, j)
+	}
+	uri := r.landing(t, "more.csv", []byte(customersCSV(101, 200, 0)))
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// The crash: a worker claims the load under a lease that runs out,
+	// and leaves data files behind that no snapshot references.
+	st, err := sqlite.Open(ctx, filepath.Join(dir, "lakeplane.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := json.Marshal(ingest.IngestSpec{SourceURI: uri, Format: ingest.Format{Header: true}, Mode: ingest.ModeAppend})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued, _, err := st.CreateJob(ctx, &job.Job{Kind: job.Ingest, Dataset: "insure.customers", Spec: spec, Principal: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claimed, err := st.ClaimJob(ctx, "dead-worker", time.Millisecond); err != nil || claimed.ID != queued.ID || claimed.Attempt != 1 {
+		t.Fatalf("claim as the dying worker: %v %v", claimed, err)
+	}
+	st.Close()
+	var committed []string
+	filepath.WalkDir(filepath.Join(dir, "warehouse"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".parquet") {
+			committed = append(committed, p)
+		}
+		return err
+	})
+	if len(committed) == 0 {
+		t.Fatal("no data files in the warehouse")
+	}
+	body, err := os.ReadFile(committed[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(filepath.Dir(committed[0]), "00000-0-crashed.parquet")
+	young := filepath.Join(filepath.Dir(committed[0]), "00000-0-young.parquet")
+	for _, f := range []string{orphan, young} {
+		if err := os.WriteFile(f, body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	then := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(orphan, then, then); err != nil {
+		t.Fatal(err)
+	}
+
+	r = startServer(t, "--data-dir="+dir)
+	j := r.watch(t, queued.ID)
+	if j.GetState() != lakeplanev1.JobState_SUCCEEDED || j.GetProgress().GetRowsWritten() != 100 {
+		t.Fatalf("reclaimed load: %v", j)
+	}
+	if _, err := os.Stat(orphan); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the orphan of the dead attempt is still there: %v", err)
+	}
+	// A file younger than the guard may be a running writer's: it stays.
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("a young unreferenced file was removed: %v", err)
+	}
+	for _, f := range committed {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("committed file %s: %v", f, err)
+		}
+	}
+	got, err := lakeplanev1.NewIngestServiceClient(r.conn).GetDataset(ctx, &lakeplanev1.GetDatasetRequest{Id: "insure.customers"})
+	if err != nil || got.GetDataset().GetRowCount() != 200 {
+		t.Fatalf("rows after the reclaimed load: %d %v", got.GetDataset().GetRowCount(), err)
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -23,6 +25,7 @@ import (
 	"github.com/lakeplane/lakeplane/internal/quality"
 	"github.com/lakeplane/lakeplane/internal/quality/dqdl"
 	"github.com/lakeplane/lakeplane/internal/quality/suite"
+	"github.com/lakeplane/lakeplane/internal/store"
 	"github.com/lakeplane/lakeplane/internal/tables"
 )
 
@@ -64,7 +67,27 @@ type Loader struct {
 	// Quality, when set, runs the load's suite (the request's, else the
 	// dataset's) on the rows as they stream, before the commit.
 	Quality QualityGate
+	// Logger, when set, receives what the loader does besides the load
+	// (the orphan sweep of a reclaimed job); slog.Default() otherwise.
+	Logger *slog.Logger
 }
+
+// OrphanRemover is a TableWriter that can also remove the data files no
+// snapshot references (tables.Catalog is one).
+type OrphanRemover interface {
+	RemoveOrphans(ctx context.Context, id string, olderThan time.Time) (int, error)
+}
+
+// JobLister is a DatasetStore that also lists jobs (the control-plane
+// store is one).
+type JobLister interface {
+	ListJobs(ctx context.Context, opts store.ListJobsOptions) (store.Page[*job.Job], error)
+}
+
+// orphanClockSlack is how much earlier than a running job's start a file
+// must be to count as older than it: the store's, the storage's and this
+// process's clocks differ a little, and object times can be whole seconds.
+const orphanClockSlack = 10 * time.Second
 
 // Run is the jobrun.Executor of INGEST jobs: decode the source object as it
 // streams, write it into the table in one commit, or leave the table as it
@@ -78,6 +101,11 @@ func (l *Loader) Run(ctx context.Context, j *job.Job, progress *jobrun.Progress)
 	d, err := l.Datasets.GetDataset(ctx, j.Dataset)
 	if err != nil {
 		return jobrun.Outcome{}, fmt.Errorf("dataset %s: %w", j.Dataset, err)
+	}
+	if j.Attempt > 1 {
+		// Claimed again: the worker of the last attempt died, maybe after
+		// writing data files it never committed.
+		l.removeOrphans(ctx, j, d.ID)
 	}
 	body, info, err := l.Sources.Get(ctx, spec.SourceURI, nil)
 	if err != nil {
@@ -114,6 +142,9 @@ func (l *Loader) Run(ctx context.Context, j *job.Job, progress *jobrun.Progress)
 	records.refs.Store(1)
 	defer records.Release()
 	mode := map[Mode]tables.WriteMode{ModeAppend: tables.Append, ModeOverwrite: tables.Overwrite, ModeUpsert: tables.Upsert}[spec.Mode]
+	if spec.Mode == ModeUpsert && spec.DedupeLast {
+		mode = tables.UpsertDedupeLast
+	}
 	snapshot, err := l.Tables.Write(ctx, d.ID, mode, records, map[string]string{"lakeplane.job-id": j.ID})
 	if err == nil {
 		err = records.err
@@ -133,6 +164,75 @@ func (l *Loader) Run(ctx context.Context, j *job.Job, progress *jobrun.Progress)
 	}
 	outcome.SnapshotID = snapshot
 	return outcome, nil
+}
+
+// removeOrphans removes, best-effort, the data files of dataset that no
+// snapshot references and that no write which may still commit can have
+// made: those older than now and than the start of every other running
+// job on the dataset or on no particular dataset (an erasure spans
+// datasets), less orphanClockSlack. The dead attempt's worker stopped
+// renewing its lease at least a lease ago, so its files are older than
+// that cutoff (those of its last orphanClockSlack, if any, stay). Nothing
+// is removed when the tables or the store cannot do their part.
+func (l *Loader) removeOrphans(ctx context.Context, j *job.Job, dataset string) {
+	log := cmp.Or(l.Logger, slog.Default()).With("job", j.ID, "dataset", dataset, "attempt", j.Attempt)
+	remover, ok := l.Tables.(OrphanRemover)
+	if !ok {
+		return
+	}
+	cutoff, err := l.orphanCutoff(ctx, j, dataset)
+	if err != nil {
+		log.Warn("reclaimed job: orphan data files not removed", "error", err)
+		return
+	}
+	n, err := remover.RemoveOrphans(ctx, dataset, cutoff)
+	if err != nil {
+		log.Warn("reclaimed job: removing orphan data files failed", "removed", n, "error", err)
+		return
+	}
+	if n > 0 {
+		log.Info("reclaimed job: removed orphan data files", "removed", n, "olderThan", cutoff)
+	}
+}
+
+// orphanCutoff is the time before which an unreferenced data file of
+// dataset cannot be one that a running job is about to commit.
+func (l *Loader) orphanCutoff(ctx context.Context, j *job.Job, dataset string) (time.Time, error) {
+	lister, ok := l.Datasets.(JobLister)
+	if !ok {
+		return time.Time{}, errors.New("the store cannot list running jobs")
+	}
+	cutoff := time.Now().Add(-orphanClockSlack)
+	opts := store.ListJobsOptions{State: job.Running}
+	for {
+		if err := ctx.Err(); err != nil {
+			return time.Time{}, context.Cause(ctx)
+		}
+		page, err := lister.ListJobs(ctx, opts)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("list running jobs: %w", err)
+		}
+		for _, o := range page.Items {
+			if o.ID == j.ID || (o.Dataset != dataset && o.Dataset != "") {
+				continue
+			}
+			if o.StartTime.IsZero() {
+				return time.Time{}, fmt.Errorf("running job %s has no start time", o.ID)
+			}
+			cutoff = minTime(cutoff, o.StartTime.Add(-orphanClockSlack))
+		}
+		if page.NextPageToken == "" {
+			return cutoff, nil
+		}
+		opts.PageToken = page.NextPageToken
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func decoderColumns(d *dataset.Dataset) []csvstream.Column {

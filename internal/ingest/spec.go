@@ -35,7 +35,9 @@ type IngestSpec struct {
 	MaxBadRows   int64  `json:"maxBadRows,omitempty"`
 	QualitySuite string `json:"qualitySuite,omitempty"`
 	Force        bool   `json:"force,omitempty"`
-	DedupeLast   bool   `json:"dedupeLast,omitempty"`
+	// DedupeLast (UPSERT only) makes a key present more than once in the
+	// source no error: its last row in the source wins.
+	DedupeLast bool `json:"dedupeLast,omitempty"`
 
 	// The source object as it was when the job was queued.
 	ObjectETag string `json:"objectEtag,omitempty"`
@@ -53,11 +55,10 @@ func (s *IngestSpec) validate() error {
 	default:
 		return fault.Invalid("mode", "unknown mode %q (APPEND, OVERWRITE or UPSERT)", s.Mode)
 	}
-	if s.DedupeLast {
-		// Keeping the last row of a key needs a second pass over the file
-		// that the streaming writer does not make yet; accepting the flag
-		// and ignoring it would load the wrong rows.
-		return fault.Invalid("dedupe", "LAST is not supported yet: remove the duplicate keys from the source, or load it with APPEND")
+	if s.DedupeLast && s.Mode != ModeUpsert {
+		// Only an upsert has keys to deduplicate; accepting the flag and
+		// ignoring it would load every row.
+		return fault.Invalid("dedupe", "LAST applies to UPSERT only, not %s", s.Mode)
 	}
 	if s.MaxBadRows < 0 {
 		return fault.Invalid("maxBadRows", "must not be negative")

@@ -20,7 +20,8 @@ func TestIngestSpecValidation(t *testing.T) {
 		{"newline delimiter", IngestSpec{SourceURI: "file:///x", Format: Format{Delimiter: "\n"}}, "format.delimiter"},
 		{"quote equals delimiter", IngestSpec{SourceURI: "file:///x", Format: Format{Delimiter: "|", Quote: "|"}}, "format.quote"},
 		{"unknown encoding", IngestSpec{SourceURI: "file:///x", Format: Format{Encoding: "LATIN1"}}, "format.encoding"},
-		{"dedupe last", IngestSpec{SourceURI: "file:///x", Mode: ModeUpsert, DedupeLast: true}, "dedupe"},
+		{"dedupe last on append", IngestSpec{SourceURI: "file:///x", DedupeLast: true}, "dedupe"},
+		{"dedupe last on overwrite", IngestSpec{SourceURI: "file:///x", Mode: ModeOverwrite, DedupeLast: true}, "dedupe"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,8 +35,12 @@ func TestIngestSpecValidation(t *testing.T) {
 	if err := ok.validate(); err != nil || ok.Mode != ModeAppend {
 		t.Fatalf("a valid spec: %v, mode %q (want APPEND by default)", err, ok.Mode)
 	}
-	dedupe := IngestSpec{SourceURI: "x", DedupeLast: true}
-	if err := dedupe.validate(); err == nil || !strings.Contains(err.Error(), "not supported") {
-		t.Fatal("the dedupe refusal should say it is not supported")
+	dedupe := IngestSpec{SourceURI: "file:///x", Mode: ModeUpsert, DedupeLast: true}
+	if err := dedupe.validate(); err != nil {
+		t.Fatalf("UPSERT with dedupe LAST: %v", err)
+	}
+	onAppend := IngestSpec{SourceURI: "file:///x", DedupeLast: true}
+	if err := onAppend.validate(); err == nil || !strings.Contains(err.Error(), "UPSERT only") {
+		t.Fatalf("dedupe LAST on APPEND: %v, want a refusal naming UPSERT", err)
 	}
 }

@@ -258,6 +258,64 @@ type keySet struct {
 	// unordered[i] is set when a value of column i has no prefix: files
 	// cannot be pruned on that column.
 	unordered []bool
+	// rows, when set (an upsert with dedupe LAST), hashes each input row
+	// whole, and rowHashes holds those hashes in input order (as hashes
+	// holds the keys until seal sorts them), so that the last row of a
+	// duplicated key can be told from the earlier ones once the input is
+	// read.
+	rows      *rowHasher
+	rowHashes []uint64
+}
+
+// lastRow is a key that occurs more than once in an upsert's input, and
+// the hash of the row that is its last occurrence.
+type lastRow struct {
+	key keyHash
+	row uint64
+}
+
+// rowHasher hashes whole rows: a 64-bit maphash over the canonical
+// encodings of a row's values in the table's column order, a null as a 0
+// byte, any other value as a 1 byte and its key encoding. A row read back
+// from a data file hashes as the input row it was written from. Two rows of
+// one key collide with probability about 2⁻⁶⁴.
+type rowHasher struct {
+	names []string
+	seed  maphash.Seed
+	buf   []byte
+}
+
+func newRowHasher(names []string) *rowHasher {
+	return &rowHasher{names: names, seed: maphash.MakeSeed()}
+}
+
+// columns returns rec's arrays of the hasher's columns, found by name; a
+// column rec lacks is nil, and hashes as nulls (as it reads back).
+func (h *rowHasher) columns(rec arrow.RecordBatch) []arrow.Array {
+	out := make([]arrow.Array, len(h.names))
+	for i, n := range h.names {
+		if idx := rec.Schema().FieldIndices(n); len(idx) == 1 {
+			out[i] = rec.Column(idx[0])
+		}
+	}
+	return out
+}
+
+// hash hashes row of cols (from columns).
+func (h *rowHasher) hash(cols []arrow.Array, row int) (uint64, error) {
+	h.buf = h.buf[:0]
+	for i, a := range cols {
+		if a == nil || a.IsNull(row) {
+			h.buf = append(h.buf, 0)
+			continue
+		}
+		h.buf = append(h.buf, 1)
+		var err error
+		if h.buf, err = appendKeyValue(h.buf, a, row); err != nil {
+			return 0, fmt.Errorf("column %s: %w", h.names[i], err)
+		}
+	}
+	return maphash.Bytes(h.seed, h.buf), nil
 }
 
 // minCompact is the least number of prefixes a column collects before they
@@ -293,10 +351,21 @@ func (k *keySet) add(rec arrow.RecordBatch) error {
 	if err != nil {
 		return err
 	}
+	var rowCols []arrow.Array
+	if k.rows != nil {
+		rowCols = k.rows.columns(rec)
+	}
 	for row := 0; row < int(rec.NumRows()); row++ {
 		h, err := k.hasher.hash(arrs, row)
 		if err != nil {
 			return fmt.Errorf("primary key (%s): %w", k.describe(arrs, row), err)
+		}
+		if k.rows != nil {
+			rh, err := k.rows.hash(rowCols, row)
+			if err != nil {
+				return fmt.Errorf("row of primary key (%s): %w", k.describe(arrs, row), err)
+			}
+			k.rowHashes = append(k.rowHashes, rh)
 		}
 		k.hashes = append(k.hashes, h)
 		for i, a := range arrs {
@@ -335,6 +404,53 @@ func (k *keySet) seal() (dup keyHash, found bool) {
 		}
 	}
 	return keyHash{}, false
+}
+
+// sealLast is seal for an upsert with dedupe LAST (the set must have been
+// made with trackRows): it keeps each key once and returns, sorted by key,
+// every key that occurs more than once with the hash of its last row in
+// input order. While it runs it needs 8 bytes per key more than the set.
+func (k *keySet) sealLast() []lastRow {
+	// hashes[i] and rowHashes[i] are the key and row hash of input row i:
+	// order the row numbers by key, then by position, and the last of
+	// each run of one key is the row that wins.
+	perm := make([]int, len(k.hashes))
+	for i := range perm {
+		perm[i] = i
+	}
+	slices.SortFunc(perm, func(a, b int) int {
+		if c := compareHash(k.hashes[a], k.hashes[b]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	var last []lastRow
+	for i := 0; i < len(perm); {
+		j := i + 1
+		for j < len(perm) && k.hashes[perm[j]] == k.hashes[perm[i]] {
+			j++
+		}
+		if j-i > 1 {
+			last = append(last, lastRow{key: k.hashes[perm[i]], row: k.rowHashes[perm[j-1]]})
+		}
+		i = j
+	}
+	k.rowHashes = nil
+	slices.SortFunc(k.hashes, compareHash)
+	k.hashes = slices.Clip(slices.Compact(k.hashes))
+	for i := range k.prefixes {
+		k.compact(i)
+	}
+	return last
+}
+
+// trackRows makes the set hash each input row whole too (see rows), for
+// sealLast; names are the table's columns.
+func (k *keySet) trackRows(names []string) { k.rows = newRowHasher(names) }
+
+// findLast returns the index in last (from sealLast) of key h, if any.
+func findLast(last []lastRow, h keyHash) (int, bool) {
+	return slices.BinarySearchFunc(last, h, func(e lastRow, h keyHash) int { return compareHash(e.key, h) })
 }
 
 func (k *keySet) len() int { return len(k.hashes) }

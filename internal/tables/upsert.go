@@ -21,7 +21,11 @@ import (
 //
 //  1. the input is streamed into new data files (table.WriteRecords) while
 //     its keys are collected in a keySet;
-//  2. a key seen twice fails the write with ErrDuplicateKey;
+//  2. a key seen twice fails the write with ErrDuplicateKey; with dedupe
+//     LAST it does not: each row is hashed whole too, the last row of each
+//     duplicated key is found once the input is read, and the new files
+//     that hold a duplicated key are written again with only that row of
+//     it (see keepLast);
 //  3. each live data file whose key bounds can hold an incoming key is read
 //     for its key columns only; if it does hold one, it is read whole and
 //     written again without the replaced rows;
@@ -34,18 +38,31 @@ import (
 // files that are gone are dropped (their rows were removed by the other
 // writer and must not come back), and new files are examined.
 
-// upsert is Write in Upsert mode.
-func (w *writer) upsert(ctx context.Context, tbl *table.Table, records array.RecordReader) (int64, error) {
+// upsert is Write in the Upsert modes; dedupeLast is UpsertDedupeLast.
+func (w *writer) upsert(ctx context.Context, tbl *table.Table, records array.RecordReader, dedupeLast bool) (int64, error) {
 	cols, err := primaryKey(tbl.Schema(), tbl.Properties())
 	if err != nil {
 		return 0, err
 	}
 	keys := newKeySet(cols)
+	if dedupeLast {
+		names := make([]string, 0, tbl.Schema().NumFields())
+		for _, f := range tbl.Schema().Fields() {
+			names = append(names, f.Name)
+		}
+		keys.trackRows(names)
+	}
 	files, err := w.writeFiles(ctx, tbl, records.Schema(), w.input(ctx, tbl, records, keys.add))
 	if err != nil {
 		return 0, err
 	}
-	if dup, found := keys.seal(); found {
+	if dedupeLast {
+		if last := keys.sealLast(); len(last) > 0 {
+			if files, err = w.keepLast(ctx, tbl, files, keys, last); err != nil {
+				return 0, fmt.Errorf("dedupe LAST: %w", err)
+			}
+		}
+	} else if dup, found := keys.seal(); found {
 		return 0, w.duplicateKey(ctx, tbl, files, keys, dup)
 	}
 	u := &upsertPlan{w: w, keys: keys, newFiles: files, examined: map[string]bool{}, rewrites: map[string][]iceberg.DataFile{}}
@@ -279,4 +296,146 @@ func (w *writer) duplicateKey(ctx context.Context, tbl *table.Table, files []ice
 		Column: strings.Join(names, ","),
 		Reason: fmt.Sprintf("primary key %s occurs more than once in the input; an upsert takes each key once", key),
 	})
+}
+
+// keepLast writes again, before anything is committed, each of an upsert's
+// new data files that holds a key of last (the input's duplicated keys),
+// keeping of such a key only the row whose whole-row hash is that of the
+// key's last row in input order (and of identical rows, one). It returns
+// the new files as they are then; the files it replaced are removed.
+//
+// The rows are matched by their values, not their positions, because the
+// writer does not keep the input's order across files and partitions.
+func (w *writer) keepLast(ctx context.Context, tbl *table.Table, files []iceberg.DataFile, keys *keySet, last []lastRow) ([]iceberg.DataFile, error) {
+	kept := make([]bool, len(last))
+	var out []iceberg.DataFile
+	for _, df := range files {
+		if err := ctx.Err(); err != nil {
+			return nil, context.Cause(ctx)
+		}
+		task := []table.FileScanTask{{File: df, Start: 0, Length: df.FileSizeBytes()}}
+		holds, err := w.holdsLast(ctx, tbl, task, keys, last)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", df.FilePath(), err)
+		}
+		if !holds {
+			out = append(out, df)
+			continue
+		}
+		schema, recs, err := tbl.Scan().ReadTasks(ctx, task)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", df.FilePath(), err)
+		}
+		filtered := func(yield func(arrow.RecordBatch, error) bool) {
+			for rec, err := range recs {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				rec2, err := filterLast(ctx, rec, keys, last, kept)
+				rec.Release()
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				if rec2.NumRows() == 0 {
+					rec2.Release()
+					continue
+				}
+				if !yield(rec2, nil) {
+					return
+				}
+			}
+		}
+		outs, err := w.writeFiles(ctx, tbl, schema, filtered)
+		if err != nil {
+			return nil, fmt.Errorf("rewrite %s: %w", df.FilePath(), err)
+		}
+		out = append(out, outs...)
+		w.forget(ctx, tbl, []iceberg.DataFile{df})
+	}
+	// Every duplicated key's last row was written, so it must have been
+	// found; anything else would lose the key's rows altogether.
+	for i, ok := range kept {
+		if !ok {
+			return nil, fmt.Errorf("the last row of a duplicated key (%d of %d) was not found in the files written; nothing was committed", i+1, len(last))
+		}
+	}
+	return out, nil
+}
+
+// holdsLast reports whether the data file of task holds one of the keys of
+// last, reading its key columns only.
+func (w *writer) holdsLast(ctx context.Context, tbl *table.Table, task []table.FileScanTask, keys *keySet, last []lastRow) (bool, error) {
+	names := make([]string, len(keys.cols))
+	for i, c := range keys.cols {
+		names[i] = c.name
+	}
+	_, recs, err := tbl.Scan(table.WithSelectedFields(names...)).ReadTasks(ctx, task)
+	if err != nil {
+		return false, err
+	}
+	for rec, err := range recs {
+		if err != nil {
+			return false, err
+		}
+		found, err := func() (bool, error) {
+			defer rec.Release()
+			arrs, err := keyArrays(rec, keys.cols)
+			if err != nil {
+				return false, err
+			}
+			for row := 0; row < int(rec.NumRows()); row++ {
+				h, err := keys.hasher.hash(arrs, row)
+				if err != nil {
+					return false, err
+				}
+				if _, ok := findLast(last, h); ok {
+					return true, nil
+				}
+			}
+			return false, nil
+		}()
+		if err != nil || found {
+			return found, err
+		}
+	}
+	return false, nil
+}
+
+// filterLast filters out of rec the rows of a duplicated key that are not
+// its last row, or that are a copy of it already kept; kept[i] records
+// that the row of last[i] was kept.
+func filterLast(ctx context.Context, rec arrow.RecordBatch, keys *keySet, last []lastRow, kept []bool) (arrow.RecordBatch, error) {
+	arrs, err := keyArrays(rec, keys.cols)
+	if err != nil {
+		return nil, err
+	}
+	rowCols := keys.rows.columns(rec)
+	mask := array.NewBooleanBuilder(memory.DefaultAllocator)
+	defer mask.Release()
+	mask.Reserve(int(rec.NumRows()))
+	for row := 0; row < int(rec.NumRows()); row++ {
+		h, err := keys.hasher.hash(arrs, row)
+		if err != nil {
+			return nil, err
+		}
+		i, dup := findLast(last, h)
+		if !dup {
+			mask.UnsafeAppend(true)
+			continue
+		}
+		rh, err := keys.rows.hash(rowCols, row)
+		if err != nil {
+			return nil, err
+		}
+		keep := rh == last[i].row && !kept[i]
+		if keep {
+			kept[i] = true
+		}
+		mask.UnsafeAppend(keep)
+	}
+	m := mask.NewBooleanArray()
+	defer m.Release()
+	return compute.FilterRecordBatch(ctx, rec, m, compute.DefaultFilterOptions())
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -30,18 +31,24 @@ const (
 	// Overwrite replaces every row of the table with the records.
 	Overwrite
 	// Upsert replaces the rows whose primary key matches a record's and
-	// adds the other records as new rows.
+	// adds the other records as new rows. A key present twice in the
+	// records is an error.
 	Upsert
+	// UpsertDedupeLast is Upsert where a key present more than once in the
+	// records is no error: of each such key, only its last record (in the
+	// order read) is upserted.
+	UpsertDedupeLast
 )
 
-// String names the mode as snapshot summaries do: append, overwrite, upsert.
+// String names the mode as snapshot summaries do: append, overwrite,
+// upsert (for both upsert modes: the snapshot made is the same kind).
 func (m WriteMode) String() string {
 	switch m {
 	case Append:
 		return "append"
 	case Overwrite:
 		return "overwrite"
-	case Upsert:
+	case Upsert, UpsertDedupeLast:
 		return "upsert"
 	}
 	return fmt.Sprintf("WriteMode(%d)", int(m))
@@ -87,9 +94,16 @@ const (
 // Upsert matches rows on the table's primary key (its identifier fields):
 // a key present twice in the input is an error wrapping ErrDuplicateKey.
 // It rewrites, copy-on-write, only the data files whose key bounds can hold
-// an incoming key and that really hold one.
+// an incoming key and that really hold one. UpsertDedupeLast takes the
+// last row of a key present more than once instead: it also hashes each
+// input row whole (8 more bytes per row, and 8 per key while the keys are
+// sorted), and before the commit rewrites the new data files that hold a
+// duplicated key without its earlier rows.
+//
+// While a Write runs, RemoveOrphans in the same process leaves the table's
+// files younger than the Write alone.
 func (c *Catalog) Write(ctx context.Context, id string, mode WriteMode, records array.RecordReader, props map[string]string) (int64, error) {
-	if mode < Append || mode > Upsert {
+	if mode < Append || mode > UpsertDedupeLast {
 		return 0, fault.Invalid("mode", "unknown write mode %d", int(mode))
 	}
 	if err := checkSummaryProps(props); err != nil {
@@ -115,6 +129,8 @@ func (c *Catalog) Write(ctx context.Context, id string, mode WriteMode, records 
 	}
 	w.props[PropWriteID] = w.writeID
 	w.props[PropWriteMode] = mode.String()
+	inflight.begin(w)
+	defer inflight.end(w)
 
 	for _, f := range tbl.Schema().Fields() {
 		if f.Required && len(records.Schema().FieldIndices(f.Name)) != 1 {
@@ -128,8 +144,8 @@ func (c *Catalog) Write(ctx context.Context, id string, mode WriteMode, records 
 		snap, err = w.append(ctx, tbl, records)
 	case Overwrite:
 		snap, err = w.overwrite(ctx, tbl, records)
-	case Upsert:
-		snap, err = w.upsert(ctx, tbl, records)
+	case Upsert, UpsertDedupeLast:
+		snap, err = w.upsert(ctx, tbl, records, mode == UpsertDedupeLast)
 	}
 	if err != nil {
 		if !w.outcomeUnknown {
@@ -138,6 +154,41 @@ func (c *Catalog) Write(ctx context.Context, id string, mode WriteMode, records 
 		return 0, fmt.Errorf("dataset %s: %s: %w", id, mode, err)
 	}
 	return snap, nil
+}
+
+// inflight holds the Writes running in this process and when each began,
+// for RemoveOrphans.
+var inflight = &inflightWrites{writes: map[*writer]time.Time{}}
+
+type inflightWrites struct {
+	mu     sync.Mutex
+	writes map[*writer]time.Time
+}
+
+func (f *inflightWrites) begin(w *writer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.writes[w] = time.Now()
+}
+
+func (f *inflightWrites) end(w *writer) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.writes, w)
+}
+
+// earliest returns when the oldest Write into table tableUUID running in
+// this process began, if one runs.
+func (f *inflightWrites) earliest(tableUUID uuid.UUID) (time.Time, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var first time.Time
+	for w, t := range f.writes {
+		if w.tableUUID == tableUUID && (first.IsZero() || t.Before(first)) {
+			first = t
+		}
+	}
+	return first, !first.IsZero()
 }
 
 func checkSummaryProps(props map[string]string) error {
