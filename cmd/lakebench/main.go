@@ -49,6 +49,8 @@ func main() {
 		err = costBench(os.Args[2:])
 	case "validate":
 		err = validateBench(os.Args[2:])
+	case "storage":
+		err = storageBench(os.Args[2:])
 	case "run-once": // the child process of one measured run
 		err = runOnce(os.Args[2:])
 	default:

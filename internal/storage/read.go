@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"regexp/syntax"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -372,17 +374,22 @@ func matchText(line []byte) string {
 		}
 		line = line[:cut]
 	}
+	if utf8.Valid(line) {
+		return string(line)
+	}
 	return strings.ToValidUTF8(string(line), "\uFFFD")
 }
 
-// grepper finds the lines of a stream that match a pattern. It searches a
-// whole buffer at once with the pattern in multi-line mode to find
-// candidates fast, and confirms each candidate's line with the pattern as
+// grepper finds the lines of a stream that match a pattern. A pattern
+// without empty-width assertions goes through a lineDFA, line by line.
+// Any other is searched a whole buffer at once in multi-line mode to find
+// candidates fast, and each candidate's line confirmed with the pattern as
 // given, so that a match across a line break never counts.
 type grepper struct {
 	line   *regexp.Regexp // the pattern, matched against one line
 	chunk  *regexp.Regexp // finds the candidates in a buffer
 	dollar bool           // the pattern may anchor at a line's end
+	dfa    *lineDFA       // decides each line alone, when the pattern allows
 }
 
 // everyLine makes every line a candidate.
@@ -397,7 +404,7 @@ func newGrepper(pattern string) (*grepper, error) {
 	if err != nil {
 		return nil, fault.Invalid("pattern", "%q is not an RE2 pattern: %v", pattern, err)
 	}
-	g := &grepper{line: line, dollar: strings.Contains(pattern, "$")}
+	g := &grepper{line: line, dollar: strings.Contains(pattern, "$"), dfa: newLineDFA(pattern)}
 	if strings.Contains(pattern, `\A`) || strings.Contains(pattern, `\z`) {
 		// Text anchors mean line anchors here, which multi-line mode
 		// cannot say: make every line a candidate.
@@ -456,6 +463,9 @@ func (g *grepper) search(ctx context.Context, r io.Reader, emit func(line int64,
 // searchRegion searches region, whose first line has the number lineNo,
 // and returns the number of the line after it.
 func (g *grepper) searchRegion(region []byte, lineNo int64, emit func(int64, []byte) error) (int64, error) {
+	if g.dfa != nil {
+		return g.dfa.searchRegion(region, lineNo, emit)
+	}
 	chunk := g.chunk
 	if g.dollar && bytes.IndexByte(region, '\r') >= 0 {
 		// Multi-line "$" matches before "\n" only, not before the "\r"
@@ -487,4 +497,213 @@ func (g *grepper) searchRegion(region []byte, lineNo int64, emit func(int64, []b
 		pos = end + 1
 	}
 	return lineNo + int64(bytes.Count(region[cur:], []byte{'\n'})), nil
+}
+
+// lineDFA decides whether a line holds a match of a pattern without
+// empty-width assertions (no ^, $, \A, \z, \b, \B), for which that
+// depends on the line's runes alone. It is a lazily built DFA over the
+// pattern's compiled program: a state is the set of instructions alive
+// after some runes, the start re-added at each step for an unanchored
+// search, and its transitions for ASCII bytes are cached in a table, so
+// that a line is scanned at a table lookup per byte and only up to its
+// first match. Runes are decoded as package regexp does (an invalid byte
+// is utf8.RuneError), so the answers are regexp's. A lineDFA is not safe
+// for concurrent use.
+type lineDFA struct {
+	prog   *syntax.Prog
+	states []*dfaState
+	index  map[string]int32 // state by its instructions' key
+	start  int32
+	// scratch for building a state
+	seen []bool
+	pcs  []uint32
+	key  []byte
+}
+
+// dfaState is one state of a lineDFA.
+type dfaState struct {
+	pcs   []uint32 // the alive instructions, sorted
+	match bool     // a match has ended
+	// ascii holds the next state + 1 for each ASCII byte, 0 until known.
+	ascii [utf8.RuneSelf]int32
+	other map[rune]int32 // the next state of other runes
+}
+
+// maxDFAStates bounds a lineDFA's cache; past it the cache starts anew.
+const maxDFAStates = 4096
+
+// newLineDFA returns a lineDFA for pattern, or nil when the pattern holds
+// an empty-width assertion (or does not compile).
+func newLineDFA(pattern string) *lineDFA {
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	prog, err := syntax.Compile(re.Simplify())
+	if err != nil {
+		return nil
+	}
+	for _, inst := range prog.Inst {
+		if inst.Op == syntax.InstEmptyWidth {
+			return nil
+		}
+	}
+	d := &lineDFA{prog: prog, seen: make([]bool, len(prog.Inst))}
+	d.reset()
+	return d
+}
+
+// reset empties the cache, leaving the start state.
+func (d *lineDFA) reset() {
+	d.states = d.states[:0]
+	d.index = make(map[string]int32)
+	d.pcs = d.pcs[:0]
+	d.add(uint32(d.prog.Start))
+	d.start = d.intern()
+}
+
+// add adds pc and the instructions it reaches without a rune to d.pcs.
+func (d *lineDFA) add(pc uint32) {
+	if d.seen[pc] {
+		return
+	}
+	d.seen[pc] = true
+	inst := &d.prog.Inst[pc]
+	switch inst.Op {
+	case syntax.InstAlt, syntax.InstAltMatch:
+		d.add(inst.Out)
+		d.add(inst.Arg)
+	case syntax.InstCapture, syntax.InstNop:
+		d.add(inst.Out)
+	case syntax.InstFail:
+	default: // runes, match
+		d.pcs = append(d.pcs, pc)
+	}
+}
+
+// intern returns the state of the instructions in d.pcs, making it when
+// new, and clears the scratch.
+func (d *lineDFA) intern() int32 {
+	// add marks the instructions it passes through too; clear them all.
+	clear(d.seen)
+	slices.Sort(d.pcs)
+	d.key = d.key[:0]
+	for _, pc := range d.pcs {
+		d.key = append(d.key, byte(pc), byte(pc>>8), byte(pc>>16), byte(pc>>24))
+	}
+	if id, ok := d.index[string(d.key)]; ok {
+		d.pcs = d.pcs[:0]
+		return id
+	}
+	st := &dfaState{pcs: slices.Clone(d.pcs)}
+	for _, pc := range st.pcs {
+		st.match = st.match || d.prog.Inst[pc].Op == syntax.InstMatch
+	}
+	id := int32(len(d.states))
+	d.states = append(d.states, st)
+	d.index[string(d.key)] = id
+	d.pcs = d.pcs[:0]
+	return id
+}
+
+// step returns the state after rune r in state from, caching it.
+func (d *lineDFA) step(from int32, r rune) int32 {
+	st := d.states[from]
+	for _, pc := range st.pcs {
+		inst := &d.prog.Inst[pc]
+		var ok bool
+		switch inst.Op {
+		case syntax.InstRune1:
+			ok = r == inst.Rune[0]
+		case syntax.InstRune:
+			ok = inst.MatchRune(r)
+		case syntax.InstRuneAny:
+			ok = true
+		case syntax.InstRuneAnyNotNL:
+			ok = r != '\n'
+		}
+		if ok {
+			d.add(inst.Out)
+		}
+	}
+	d.add(uint32(d.prog.Start)) // unanchored: a match may start at the next rune
+	if len(d.states) >= maxDFAStates {
+		pcs := slices.Clone(d.pcs)
+		clear(d.seen)
+		d.reset()
+		d.pcs = append(d.pcs[:0], pcs...)
+		return d.intern() // not cached in st, which is gone
+	}
+	to := d.intern()
+	if r < utf8.RuneSelf {
+		st.ascii[r] = to + 1
+	} else {
+		if st.other == nil {
+			st.other = make(map[rune]int32)
+		}
+		st.other[r] = to
+	}
+	return to
+}
+
+// matchLine scans line from its start up to its end (a "\n", or a "\r"
+// before one or at the end of p) and returns whether it holds a match and
+// where the scan stopped: at the line's end, or past the match.
+func (d *lineDFA) matchLine(p []byte) (bool, int) {
+	cur := d.start
+	st := d.states[cur]
+	if st.match {
+		return true, 0
+	}
+	i := 0
+	for i < len(p) {
+		c := p[i]
+		var next int32
+		if c < utf8.RuneSelf {
+			if c == '\n' || c == '\r' && (i+1 == len(p) || p[i+1] == '\n') {
+				return false, i
+			}
+			next = st.ascii[c] - 1
+			if next < 0 {
+				next = d.step(cur, rune(c))
+			}
+			i++
+		} else {
+			r, size := utf8.DecodeRune(p[i:])
+			var ok bool
+			if next, ok = st.other[r]; !ok {
+				next = d.step(cur, r)
+			}
+			i += size
+		}
+		cur, st = next, d.states[next]
+		if st.match {
+			return true, i
+		}
+	}
+	return false, i
+}
+
+// searchRegion is grepper.searchRegion for a pattern the DFA decides.
+func (d *lineDFA) searchRegion(region []byte, lineNo int64, emit func(int64, []byte) error) (int64, error) {
+	start := 0
+	for start < len(region) {
+		ok, at := d.matchLine(region[start:])
+		at += start
+		end := len(region)
+		if i := bytes.IndexByte(region[at:], '\n'); i >= 0 {
+			end = at + i
+		}
+		if ok {
+			if err := emit(lineNo, region[start:end]); err != nil {
+				return 0, err
+			}
+		}
+		if end == len(region) {
+			return lineNo, nil // a last line without a line break
+		}
+		lineNo++
+		start = end + 1
+	}
+	return lineNo, nil
 }
