@@ -34,6 +34,7 @@ const (
 	curCurrency
 	curPricingUnit
 	curResourceTags
+	curServiceCode
 	curFieldCount
 )
 
@@ -53,30 +54,40 @@ var curColumns = [curFieldCount][2]string{
 	curCurrency:      {"line_item_currency_code", "lineItem/CurrencyCode"},
 	curPricingUnit:   {"pricing_unit", "pricing/unit"},
 	curResourceTags:  {"resource_tags", ""},
+	curServiceCode:   {"product_servicecode", "product/servicecode"},
 }
 
 // curRequired are the fields a CUR file must have.
 var curRequired = []curField{curLineItemID, curUsageStart, curUnblendedCost}
 
+// curTagPrefixes start the names of the columns that hold one resource tag
+// each: legacy CUR's resourceTags/user:team, and the lower_snake names
+// of legacy CUR's Parquet (Athena) exports, resource_tags_user_team.
+var curTagPrefixes = []string{"resourceTags/", "resource_tags_"}
+
 // curLayout is where a CUR file keeps the fields: the column of each (-1
-// when absent) and, for legacy CUR, the resourceTags/... columns.
+// when absent) and, for legacy CUR, the one-tag columns.
 type curLayout struct {
 	col     [curFieldCount]int
 	tagCols map[int]string // column -> tag key, e.g. "user:team"
 	width   int
 }
 
-// newCURLayout reads the header of a CUR 2.0 or legacy CUR file.
+// newCURLayout reads the header of a CUR 2.0 or legacy CUR file (the
+// column names of a CSV file's first line, or of a Parquet file's schema).
 func newCURLayout(header []string) (*curLayout, error) {
 	l := &curLayout{tagCols: map[int]string{}, width: len(header)}
 	for i := range l.col {
 		l.col[i] = -1
 	}
+header:
 	for i, name := range header {
 		name = strings.TrimSpace(strings.TrimPrefix(name, "\ufeff"))
-		if tag, ok := strings.CutPrefix(name, "resourceTags/"); ok {
-			l.tagCols[i] = tag
-			continue
+		for _, prefix := range curTagPrefixes {
+			if tag, ok := strings.CutPrefix(name, prefix); ok && tag != "" {
+				l.tagCols[i] = tag
+				continue header
+			}
 		}
 		for f, names := range curColumns {
 			if name != "" && (name == names[0] || name == names[1]) && l.col[f] < 0 {
@@ -104,10 +115,7 @@ func (l *curLayout) get(rec []string, f curField) string {
 	return ""
 }
 
-// parseCUR reads a CUR CSV file. Each line item is one usage record of
-// source CUR, keyed by its line item id and time interval, costed at its
-// unblended cost; its team and dataset come from the TeamTag and
-// DatasetTag user tags.
+// parseCUR reads a CUR CSV file; curLineItem maps each line item.
 func (p *Parsing) parseCUR(ctx context.Context, r io.Reader, yield func(item) error) error {
 	cr := csv.NewReader(r)
 	cr.ReuseRecord = true
@@ -159,23 +167,56 @@ func (p *Parsing) parseCUR(ctx context.Context, r io.Reader, yield func(item) er
 	}
 }
 
-// curRecord converts one CUR line item.
+// curRow is one CUR line item as text, whichever file it comes from: the
+// CSV and Parquet readers fill it, and curLineItem maps it to a record.
+type curRow struct {
+	// text holds each field's trimmed text, "" when absent or null; a
+	// resource_tags given as text is a JSON map of strings.
+	text [curFieldCount]string
+	// tags are the tags of one-tag columns and of a resource_tags map
+	// column, keyed as the report wrote them; empty values are left out.
+	// They override the JSON map's entries of the same key.
+	tags map[string]string
+}
+
+// curRecord converts one CUR CSV record.
 func (p *Parsing) curRecord(l *curLayout, rec []string) (*usage.Record, error) {
 	for _, f := range rec {
 		if len(f) > maxLineBytes {
 			return nil, errLineTooLong
 		}
 	}
-	id := l.get(rec, curLineItemID)
+	var row curRow
+	for f := range row.text {
+		row.text[f] = l.get(rec, curField(f))
+	}
+	for c, k := range l.tagCols {
+		if c < len(rec) && rec[c] != "" {
+			if row.tags == nil {
+				row.tags = map[string]string{}
+			}
+			row.tags[k] = rec[c]
+		}
+	}
+	return p.curLineItem(&row)
+}
+
+// curLineItem converts one CUR line item. Each line item is one usage
+// record of source CUR, keyed by its line item id and time interval,
+// costed at its unblended cost as written (rounded by the import); its
+// team and dataset come from the TeamTag and DatasetTag user tags.
+func (p *Parsing) curLineItem(row *curRow) (*usage.Record, error) {
+	get := func(f curField) string { return row.text[f] }
+	id := get(curLineItemID)
 	if id == "" {
 		return nil, fmt.Errorf("%s is empty", curColumns[curLineItemID][0])
 	}
-	start, err := parseTime(l.get(rec, curUsageStart))
+	start, err := parseTime(get(curUsageStart))
 	if err != nil {
 		return nil, fmt.Errorf("usage start: %w", err)
 	}
 	var end time.Time
-	if s := l.get(rec, curUsageEnd); s != "" {
+	if s := get(curUsageEnd); s != "" {
 		if end, err = parseTime(s); err != nil {
 			return nil, fmt.Errorf("usage end: %w", err)
 		}
@@ -183,48 +224,46 @@ func (p *Parsing) curRecord(l *curLayout, rec []string) (*usage.Record, error) {
 			return nil, fmt.Errorf("usage end %s is before its start %s", end.Format(time.RFC3339), start.Format(time.RFC3339))
 		}
 	}
-	cost, err := decimal.NewFromString(l.get(rec, curUnblendedCost))
+	cost, err := decimal.NewFromString(get(curUnblendedCost))
 	if err != nil {
-		return nil, fmt.Errorf("unblended cost %q is not a decimal", l.get(rec, curUnblendedCost))
+		return nil, fmt.Errorf("unblended cost %q is not a decimal", get(curUnblendedCost))
 	}
 	quantity := decimal.Zero
-	if s := l.get(rec, curUsageAmount); s != "" {
+	if s := get(curUsageAmount); s != "" {
 		if quantity, err = decimal.NewFromString(s); err != nil {
 			return nil, fmt.Errorf("usage amount %q is not a decimal", s)
 		}
 	}
 	tags := map[string]string{}
-	if s := l.get(rec, curResourceTags); s != "" {
+	if s := get(curResourceTags); s != "" {
 		if err := json.Unmarshal([]byte(s), &tags); err != nil {
 			return nil, fmt.Errorf("resource_tags is not a JSON map of strings: %w", err)
 		}
 	}
-	for c, k := range l.tagCols {
-		if c < len(rec) && rec[c] != "" {
-			tags[k] = rec[c]
-		}
+	for k, v := range row.tags {
+		tags[k] = v
 	}
 	byKey := make(map[string]string, len(tags))
 	for k, v := range tags {
 		byKey[tagKey(k)] = v
 	}
-	product, usageType := l.get(rec, curProductCode), l.get(rec, curUsageType)
-	resource := l.get(rec, curResourceID)
+	product, usageType := cmpOr(get(curProductCode), get(curServiceCode)), get(curUsageType)
+	resource := get(curResourceID)
 	if resource == "" {
 		resource = strings.Trim(product+":"+usageType, ":")
 	}
-	interval := l.get(rec, curTimeInterval)
+	interval := get(curTimeInterval)
 	if interval == "" {
 		interval = start.Format(time.RFC3339) + "/" + end.Format(time.RFC3339)
 	}
 	attrs := tagAttributes(tags)
-	for k, v := range map[string]string{"lineItemType": l.get(rec, curLineItemType), "usageType": usageType,
-		"operation": l.get(rec, curOperation), "lineItemId": id} {
+	for k, v := range map[string]string{"lineItemType": get(curLineItemType), "usageType": usageType,
+		"operation": get(curOperation), "lineItemId": id} {
 		if v != "" {
 			attrs[k] = v
 		}
 	}
-	unit := l.get(rec, curPricingUnit)
+	unit := get(curPricingUnit)
 	r := &usage.Record{
 		ID:        "cur:" + id + "@" + interval,
 		Source:    usage.CUR,
@@ -234,7 +273,7 @@ func (p *Parsing) curRecord(l *curLayout, rec []string) (*usage.Record, error) {
 		Service:   product,
 		StartTime: start, EndTime: end,
 		Quantity: quantity, Unit: unit,
-		Cost: cost, Currency: cmpOr(l.get(rec, curCurrency), "USD"),
+		Cost: cost, Currency: cmpOr(get(curCurrency), "USD"),
 		Attributes: attrs,
 	}
 	if err := r.Validate(); err != nil {

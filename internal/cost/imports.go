@@ -25,7 +25,9 @@ type Format string
 const (
 	// FormatCUR is an AWS Cost and Usage Report file: CUR 2.0 (snake_case
 	// columns, a resource_tags JSON map) or legacy CUR (lineItem/...
-	// columns, resourceTags/user:... columns), as CSV or gzip CSV.
+	// columns, resourceTags/user:... columns), as CSV or gzip CSV; or a
+	// CUR 2.0 or legacy CUR Parquet file (resource_tags a map column, or
+	// resource_tags_user_... columns).
 	FormatCUR Format = "CUR"
 	// FormatGlueJobRuns is JSON lines of Glue GetJobRuns output: each line
 	// a response ({"JobRuns": [...]}) or one JobRun.
@@ -84,8 +86,9 @@ func (p *Parsing) parser(f Format) (parser, error) {
 	return nil, fmt.Errorf("unknown usage format %q", f)
 }
 
-// decompress returns r, gunzipped when it starts like gzip data. Parquet
-// files are refused for now.
+// decompress returns r, gunzipped when it starts like gzip data, or
+// errParquet when it starts like a Parquet file, which is not read as a
+// stream (see Service.read).
 func decompress(r io.Reader) (io.Reader, func() error, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(4)
@@ -105,8 +108,8 @@ func decompress(r io.Reader) (io.Reader, func() error, error) {
 	return br, func() error { return nil }, nil
 }
 
-// errParquet is the error for Parquet files, which imports do not read yet.
-var errParquet = errors.New("parquet files are not supported yet; export the report as CSV or gzip CSV")
+// errParquet is decompress's error for a Parquet file.
+var errParquet = errors.New("a Parquet file")
 
 // lines calls fn with each line of r (without its line break) and its
 // 1-based number, streaming: a line longer than maxLineBytes is passed as

@@ -60,20 +60,26 @@ func TestImportCUR(t *testing.T) {
 				if where == "s3" {
 					name = "s3/cur/" + tc.file
 				}
-				uri := f.put(t, name, tc.data(t))
-				f.importOK(t, FormatCUR, uri, false, tc.n, 0)
-				rep := f.report(t, store.GroupByResource)
-				if rep.Total.String() != tc.total {
-					t.Errorf("total %s, want %s", rep.Total, tc.total)
-				}
-				assertStrings(t, "items", itemCosts(rep), tc.items...)
-				// The second import counts nothing twice.
-				f.importOK(t, FormatCUR, uri, false, 0, tc.n)
-				if again := f.report(t, store.GroupByResource); !again.Total.Equal(rep.Total) {
-					t.Errorf("total after a second import %s, want %s", again.Total, rep.Total)
-				}
+				f.importCURTwice(t, f.put(t, name, tc.data(t)), tc.n, tc.total, tc.items...)
 			})
 		}
+	}
+}
+
+// importCURTwice imports the CUR file at uri, which holds n line items,
+// checks the report's total and items, then imports it again: the second
+// import adds nothing.
+func (f *fixture) importCURTwice(t *testing.T, uri string, n int64, total string, items ...string) {
+	t.Helper()
+	f.importOK(t, FormatCUR, uri, false, n, 0)
+	rep := f.report(t, store.GroupByResource)
+	if rep.Total.String() != total {
+		t.Errorf("total %s, want %s", rep.Total, total)
+	}
+	assertStrings(t, "items", itemCosts(rep), items...)
+	f.importOK(t, FormatCUR, uri, false, 0, n)
+	if again := f.report(t, store.GroupByResource); !again.Total.Equal(rep.Total) {
+		t.Errorf("total after a second import %s, want %s", again.Total, rep.Total)
 	}
 }
 

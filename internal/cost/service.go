@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -264,7 +265,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResult,
 	}
 	if !req.SkipMalformed {
 		// A first pass finds malformed lines before anything is stored.
-		err := s.read(ctx, req.URI, parse, func(it item) error {
+		err := s.read(ctx, req.URI, req.Format, parse, func(it item) error {
 			if it.err != nil {
 				return &fault.FieldError{Field: "uri", Row: it.line, Reason: fmt.Sprintf("%s line %d: %v", req.URI, it.line, it.err)}
 			}
@@ -289,7 +290,7 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResult,
 		batch = batch[:0]
 		return nil
 	}
-	err = s.read(ctx, req.URI, parse, func(it item) error {
+	err = s.read(ctx, req.URI, req.Format, parse, func(it item) error {
 		if it.err != nil {
 			if !req.SkipMalformed {
 				return &fault.FieldError{Field: "uri", Row: it.line, Reason: fmt.Sprintf("%s line %d (changed during the import): %v", req.URI, it.line, it.err)}
@@ -329,17 +330,24 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResult,
 }
 
 // read streams the object at uri, decompressed, through parse, calling
-// yield with each item.
-func (s *Service) read(ctx context.Context, uri string, parse parser, yield func(item) error) error {
-	body, _, err := s.objects.Get(ctx, uri, nil)
+// yield with each item. A Parquet file (named *.parquet, or starting with
+// the PAR1 magic) is read at random through range Gets instead, by the
+// Parquet reader of CUR, the one format that has one.
+func (s *Service) read(ctx context.Context, uri string, format Format, parse parser, yield func(item) error) error {
+	if isParquetName(uri) {
+		return s.readParquet(ctx, uri, format, nil, yield)
+	}
+	body, info, err := s.objects.Get(ctx, uri, nil)
 	if err != nil {
 		return fmt.Errorf("import usage: %w", err)
 	}
-	defer body.Close()
 	r, closeR, err := decompress(body)
 	if errors.Is(err, errParquet) {
-		return fault.Invalid("uri", "%s: %v", uri, err)
+		// Only the first bytes were read: Parquet is read from its end.
+		body.Close()
+		return s.readParquet(ctx, uri, format, &info, yield)
 	}
+	defer body.Close()
 	if err != nil {
 		return fmt.Errorf("import usage: read %s: %w", uri, err)
 	}
@@ -352,6 +360,36 @@ func (s *Service) read(ctx context.Context, uri string, parse parser, yield func
 		return fmt.Errorf("import usage: read %s: %w", uri, err)
 	}
 	return nil
+}
+
+// isParquetName reports whether uri names a Parquet file by its extension.
+func isParquetName(uri string) bool {
+	return strings.HasSuffix(strings.ToLower(uri), ".parquet")
+}
+
+// readParquet reads the Parquet file at uri, whose Info is info (nil when
+// not known yet), as format, through an objectReader. What is wrong with
+// the file (not Parquet, damaged, not a CUR) is a fault.Invalid of field
+// "uri" naming it; the store's errors are returned as they are.
+func (s *Service) readParquet(ctx context.Context, uri string, format Format, info *objects.Info, yield func(item) error) error {
+	if format != FormatCUR {
+		return fault.Invalid("uri", "%s is a Parquet file: %v", uri, errNotCURParquet)
+	}
+	ra, err := newObjectReader(ctx, s.objects, uri, info)
+	if err != nil {
+		return fmt.Errorf("import usage: %w", err)
+	}
+	err = s.parsing.parseCURParquet(ctx, ra, yield)
+	var fe *fault.FieldError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &fe) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return err
+	case ra.failure() != nil:
+		return fmt.Errorf("import usage: read %s: %w", uri, ra.failure())
+	}
+	return fault.Invalid("uri", "%s: %v", uri, err)
 }
 
 // ReportRequest chooses the period and the cut of a report.
