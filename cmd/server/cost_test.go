@@ -40,4 +40,9 @@ func TestJobsArePriced(t *testing.T) {
 	if len(report.Items) != 1 || report.Items[0].Key != "LAKEPLANE_JOB" || report.Items[0].Runs != "1" || report.Currency != "USD" || report.Total == "" {
 		t.Fatalf("cost report after one job: %+v", report)
 	}
+	// The local admin has no groups: its work counts under its name.
+	r.do(t, "GET", "/v1/costReport?groupBy=team&startTime="+from+"&endTime="+to, "", nil, &report)
+	if len(report.Items) != 1 || report.Items[0].Key != "local" {
+		t.Fatalf("cost by team: %+v", report.Items)
+	}
 }

@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -318,8 +319,12 @@ func (l datasetLayouts) DatasetLayout(ctx context.Context, id string) (cost.Data
 // recordJobUsage prices every job that ends into the cost records.
 func recordJobUsage(costs *cost.Service, logger *slog.Logger) func(context.Context, *job.Job, time.Duration) {
 	return func(ctx context.Context, j *job.Job, cpu time.Duration) {
+		var spec struct {
+			Team string `json:"team"`
+		}
+		_ = json.Unmarshal(j.Spec, &spec) // a spec without a team leaves it empty
 		run := cost.JobRun{
-			JobID: j.ID, Kind: string(j.Kind), Dataset: j.Dataset, Start: j.StartTime, End: j.EndTime,
+			JobID: j.ID, Kind: string(j.Kind), Dataset: j.Dataset, Team: spec.Team, Start: j.StartTime, End: j.EndTime,
 			Usage: cost.JobUsage{CPUSeconds: decimal.New(cpu.Microseconds(), -6), BytesRead: j.Progress.BytesRead},
 		}
 		if _, err := costs.RecordJob(ctx, run); err != nil {

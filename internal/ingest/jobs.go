@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/lakeplane/lakeplane/internal/auth"
@@ -46,6 +47,7 @@ func (s *Service) StartIngest(ctx context.Context, datasetID, requestID string, 
 		return nil, fmt.Errorf("source %s: %w", spec.SourceURI, err)
 	}
 	spec.ObjectETag, spec.ObjectSize = info.ETag, info.Size
+	spec.Team = TeamOf(ctx)
 	if spec.Mode == ModeAppend && !spec.Force {
 		if prior, err := s.priorLoad(ctx, d.ID, spec); err != nil {
 			return nil, err
@@ -55,6 +57,19 @@ func (s *Service) StartIngest(ctx context.Context, datasetID, requestID string, 
 		}
 	}
 	return s.queue(ctx, job.Ingest, d.ID, requestID, spec)
+}
+
+// TeamOf is the team a caller's work is counted under: its first group in
+// sorted order, or its name when it has none.
+func TeamOf(ctx context.Context) string {
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	if len(p.Groups) == 0 {
+		return p.Name
+	}
+	return slices.Min(p.Groups)
 }
 
 // queue stores a new job and wakes a worker.

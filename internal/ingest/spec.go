@@ -39,6 +39,10 @@ type IngestSpec struct {
 	// source no error: its last row in the source wins.
 	DedupeLast bool `json:"dedupeLast,omitempty"`
 
+	// Team is the caller's first group (in sorted order) when the load was
+	// queued; the job's cost is reported under it.
+	Team string `json:"team,omitempty"`
+
 	// The source object as it was when the job was queued.
 	ObjectETag string `json:"objectEtag,omitempty"`
 	ObjectSize int64  `json:"objectSize,omitempty"`
