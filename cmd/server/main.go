@@ -26,6 +26,7 @@ import (
 	"github.com/lakeplane/lakeplane/internal/config"
 	"github.com/lakeplane/lakeplane/internal/cost"
 	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/erasure"
 	"github.com/lakeplane/lakeplane/internal/govern"
 	"github.com/lakeplane/lakeplane/internal/ingest"
 	"github.com/lakeplane/lakeplane/internal/job"
@@ -153,7 +154,13 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 	if err != nil {
 		return err
 	}
-	a.workers = jobrun.New(st, map[job.Kind]jobrun.Executor{job.Ingest: loader.Run}, jobrun.Options{
+	maintenance := &erasure.Runner{Store: st, Tables: a.tables, Objects: rejects, RejectsDir: "file://" + filepath.ToSlash(rejectsDir), Audit: st}
+	a.workers = jobrun.New(st, map[job.Kind]jobrun.Executor{
+		job.Ingest:   loader.Run,
+		job.Erase:    maintenance.Erase,
+		job.Expire:   maintenance.Expire,
+		job.Optimize: maintenance.Optimize,
+	}, jobrun.Options{
 		Workers: cfg.Workers, Logger: a.logger, OnEnd: recordJobUsage(costs, a.logger),
 	})
 	datasets := ingest.NewService(ingest.Deps{
@@ -180,7 +187,7 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		Telemetry:       a.telemetry,
 		Ready:           st.Ping,
 	}, server.Services{
-		Ingest:  ingest.NewHandler(datasets),
+		Ingest:  ingestServer{Handler: ingest.NewHandler(datasets), maintenance: erasure.NewHandler(st, a.workers.Notify)},
 		Grants:  grantsServer{Handler: govern.NewHandler(grants), audit: trail.NewHandler(st)},
 		Cost:    cost.NewHandler(costs),
 		Quality: quality.NewHandler(checks, st),
@@ -206,6 +213,25 @@ func alertSinks(cfg *config.Config, getenv func(string) string) ([]alert.Sink, e
 		sinks = append(sinks, hook)
 	}
 	return sinks, nil
+}
+
+// ingestServer is the IngestService: datasets, loads and jobs from ingest;
+// erasure and table maintenance from erasure.
+type ingestServer struct {
+	*ingest.Handler
+	maintenance *erasure.Handler
+}
+
+func (s ingestServer) EraseSubjects(ctx context.Context, req *lakeplanev1.EraseSubjectsRequest) (*lakeplanev1.EraseSubjectsResponse, error) {
+	return s.maintenance.EraseSubjects(ctx, req)
+}
+
+func (s ingestServer) ExpireSnapshots(ctx context.Context, req *lakeplanev1.ExpireSnapshotsRequest) (*lakeplanev1.ExpireSnapshotsResponse, error) {
+	return s.maintenance.ExpireSnapshots(ctx, req)
+}
+
+func (s ingestServer) OptimizeDataset(ctx context.Context, req *lakeplanev1.OptimizeDatasetRequest) (*lakeplanev1.OptimizeDatasetResponse, error) {
+	return s.maintenance.OptimizeDataset(ctx, req)
 }
 
 // grantsServer is the GrantsService: tags, grants and checks from govern,

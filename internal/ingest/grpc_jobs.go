@@ -3,11 +3,10 @@ package ingest
 import (
 	"context"
 
-	"google.golang.org/protobuf/types/known/timestamppb"
-
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
 	"github.com/lakeplane/lakeplane/internal/dataset/datasetpb"
 	"github.com/lakeplane/lakeplane/internal/job"
+	"github.com/lakeplane/lakeplane/internal/job/jobpb"
 	"github.com/lakeplane/lakeplane/internal/store"
 )
 
@@ -35,7 +34,7 @@ func (h *Handler) StartIngest(ctx context.Context, req *lakeplanev1.StartIngestR
 	if err != nil {
 		return nil, err
 	}
-	return &lakeplanev1.StartIngestResponse{Job: jobToProto(j)}, nil
+	return &lakeplanev1.StartIngestResponse{Job: jobpb.ToProto(j)}, nil
 }
 
 // GetJob implements lakeplanev1.IngestServiceServer.
@@ -44,7 +43,7 @@ func (h *Handler) GetJob(ctx context.Context, req *lakeplanev1.GetJobRequest) (*
 	if err != nil {
 		return nil, err
 	}
-	return &lakeplanev1.GetJobResponse{Job: jobToProto(j)}, nil
+	return &lakeplanev1.GetJobResponse{Job: jobpb.ToProto(j)}, nil
 }
 
 // ListJobs implements lakeplanev1.IngestServiceServer.
@@ -61,7 +60,7 @@ func (h *Handler) ListJobs(ctx context.Context, req *lakeplanev1.ListJobsRequest
 	}
 	resp := &lakeplanev1.ListJobsResponse{NextPageToken: page.NextPageToken}
 	for _, j := range page.Items {
-		resp.Jobs = append(resp.Jobs, jobToProto(j))
+		resp.Jobs = append(resp.Jobs, jobpb.ToProto(j))
 	}
 	return resp, nil
 }
@@ -72,44 +71,12 @@ func (h *Handler) CancelJob(ctx context.Context, req *lakeplanev1.CancelJobReque
 	if err != nil {
 		return nil, err
 	}
-	return &lakeplanev1.CancelJobResponse{Job: jobToProto(j)}, nil
+	return &lakeplanev1.CancelJobResponse{Job: jobpb.ToProto(j)}, nil
 }
 
 // WatchJob implements lakeplanev1.IngestServiceServer.
 func (h *Handler) WatchJob(req *lakeplanev1.WatchJobRequest, stream lakeplanev1.IngestService_WatchJobServer) error {
 	return h.svc.WatchJob(stream.Context(), req.GetId(), func(j *job.Job) error {
-		return stream.Send(&lakeplanev1.WatchJobResponse{Job: jobToProto(j)})
+		return stream.Send(&lakeplanev1.WatchJobResponse{Job: jobpb.ToProto(j)})
 	})
-}
-
-func jobToProto(j *job.Job) *lakeplanev1.Job {
-	p := &lakeplanev1.Job{
-		Id:          j.ID,
-		Kind:        lakeplanev1.JobKind(lakeplanev1.JobKind_value[string(j.Kind)]),
-		Dataset:     j.Dataset,
-		State:       lakeplanev1.JobState(lakeplanev1.JobState_value[string(j.State)]),
-		Phase:       j.Phase,
-		SnapshotId:  j.SnapshotID,
-		Validations: j.Validations,
-		RequestId:   j.RequestID,
-		Principal:   j.Principal,
-		CreateTime:  timestamppb.New(j.CreateTime),
-		Progress: &lakeplanev1.JobProgress{
-			BytesRead:    j.Progress.BytesRead,
-			BytesTotal:   j.Progress.BytesTotal,
-			RowsRead:     j.Progress.RowsRead,
-			RowsWritten:  j.Progress.RowsWritten,
-			RowsRejected: j.Progress.RowsRejected,
-		},
-	}
-	if !j.StartTime.IsZero() {
-		p.StartTime = timestamppb.New(j.StartTime)
-	}
-	if !j.EndTime.IsZero() {
-		p.EndTime = timestamppb.New(j.EndTime)
-	}
-	if e := j.Error; e != nil {
-		p.Error = &lakeplanev1.JobError{Code: e.Code, Message: e.Message, Row: e.Row, Column: e.Column}
-	}
-	return p
 }

@@ -59,6 +59,7 @@ type Store interface {
 	Alerts
 	Audit
 	Jobs
+	Erasures
 
 	// Ping checks that the backing database can be reached.
 	Ping(ctx context.Context) error

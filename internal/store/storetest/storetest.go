@@ -21,7 +21,7 @@ import (
 // time it is called, and arrange (with t.Cleanup) for it to be closed and
 // removed; subtests call it from parallel goroutines.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	for _, tc := range slices.Concat(datasetTests, jobTests, auditTests, qualityTests, alertTests) {
+	for _, tc := range slices.Concat(datasetTests, jobTests, auditTests, qualityTests, alertTests, erasureTests) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t))

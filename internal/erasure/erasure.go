@@ -1,0 +1,437 @@
+// Package erasure runs the jobs that destroy data for good and keep tables
+// tidy: ERASE (파기: delete data subjects' rows from every dataset that
+// holds them, expire every snapshot that could bring them back, remove the
+// files, and prove that none remains, in a certificate), EXPIRE (snapshot
+// expiry) and OPTIMIZE (bin-packing small files).
+//
+// The executors are jobrun.Executors: the server registers Runner.Erase,
+// Runner.Expire and Runner.Optimize for job.Erase, job.Expire and
+// job.Optimize.
+package erasure
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lakeplane/lakeplane/internal/audit"
+	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/fault"
+	"github.com/lakeplane/lakeplane/internal/job"
+	"github.com/lakeplane/lakeplane/internal/jobrun"
+	"github.com/lakeplane/lakeplane/internal/objects"
+	"github.com/lakeplane/lakeplane/internal/store"
+	"github.com/lakeplane/lakeplane/internal/tables"
+)
+
+// Phases of an ERASE job.
+const (
+	PhaseDeleting  = "DELETING"
+	PhaseExpiring  = "EXPIRING"
+	PhaseScrubbing = "SCRUBBING"
+	PhaseVerifying = "VERIFYING"
+)
+
+// MaxSubjects is the most subject ids one ERASE job takes.
+const MaxSubjects = 10000
+
+// EraseSpec is the spec of an ERASE job (the JSON the service queues).
+type EraseSpec struct {
+	SubjectIDs []string `json:"subjectIds"`
+	// Datasets are the datasets to erase from; empty means every dataset
+	// that has a subject key.
+	Datasets []string `json:"datasets,omitempty"`
+	Reason   string   `json:"reason"`
+}
+
+// Validate checks a spec before it is queued.
+func (s *EraseSpec) Validate() error {
+	switch {
+	case len(s.SubjectIDs) == 0:
+		return fault.Invalid("subjectIds", "at least one subject id is required")
+	case len(s.SubjectIDs) > MaxSubjects:
+		return fault.Invalid("subjectIds", "at most %d subject ids per erasure", MaxSubjects)
+	case strings.TrimSpace(s.Reason) == "":
+		return fault.Invalid("reason", "is required: an erasure must say why")
+	}
+	for i, id := range s.SubjectIDs {
+		if id == "" {
+			return fault.Invalid(fmt.Sprintf("subjectIds[%d]", i), "is empty")
+		}
+	}
+	return nil
+}
+
+// RedactedEraseSpec replaces an ERASE job's spec once the erasure is
+// recorded: the subject ids only as salted hashes (see SubjectHash).
+type RedactedEraseSpec struct {
+	SubjectCount  int      `json:"subjectCount"`
+	SubjectHashes []string `json:"subjectHashes"`
+	Salt          string   `json:"salt"`
+	Datasets      []string `json:"datasets,omitempty"`
+	Reason        string   `json:"reason"`
+}
+
+// ExpireSpec is the spec of an EXPIRE job.
+type ExpireSpec struct {
+	// OlderThan: snapshots made before it are expired (zero: now).
+	OlderThan time.Time `json:"olderThan,omitzero"`
+	// RetainLast newest snapshots are kept whatever their age (at least 1).
+	RetainLast int `json:"retainLast,omitempty"`
+}
+
+// OptimizeSpec is the spec of an OPTIMIZE job.
+type OptimizeSpec struct {
+	// TargetFileSizeBytes is the size files are packed towards (0: the
+	// runner's default).
+	TargetFileSizeBytes int64 `json:"targetFileSizeBytes,omitempty"`
+}
+
+// Certificate is the proof of one erasure. Its JSON field names are those
+// of the proto ErasureCertificate (int64 figures as JSON numbers), plus
+// sourcesToReview and rejectsRowsRemoved, which the proto does not carry.
+type Certificate struct {
+	SubjectCount int                  `json:"subjectCount"`
+	Datasets     []DatasetCertificate `json:"datasets"`
+	// Verified is true when every dataset verified.
+	Verified   bool      `json:"verified"`
+	VerifyTime time.Time `json:"verifyTime"`
+	// RejectsRowsRemoved counts the rows removed from rejects files.
+	RejectsRowsRemoved int64 `json:"rejectsRowsRemoved"`
+	// SourcesToReview are the source objects of earlier loads of the
+	// datasets: they may hold the subjects and are not deleted here.
+	SourcesToReview []string `json:"sourcesToReview,omitempty"`
+	// Digest is the hex SHA-256 of the certificate's canonical JSON: this
+	// struct as encoding/json writes it with Digest empty (and so left out).
+	Digest string `json:"digest,omitempty"`
+}
+
+// DatasetCertificate is what an erasure did to one dataset.
+type DatasetCertificate struct {
+	Dataset          string    `json:"dataset"`
+	RowsDeleted      int64     `json:"rowsDeleted"`
+	FilesRewritten   int64     `json:"filesRewritten"`
+	SnapshotsExpired int64     `json:"snapshotsExpired"`
+	FilesRemoved     int64     `json:"filesRemoved"`
+	BytesRewritten   int64     `json:"bytesRewritten"`
+	FilesScanned     int64     `json:"filesScanned"`
+	Verified         bool      `json:"verified"`
+	VerifyTime       time.Time `json:"verifyTime"`
+}
+
+// ComputeDigest returns the digest of c (whatever c.Digest holds).
+func (c Certificate) ComputeDigest() (string, error) {
+	c.Digest = ""
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("certificate digest: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Tables is what the runner needs of the Iceberg layer (*tables.Catalog).
+type Tables interface {
+	DeleteWhere(ctx context.Context, id, column string, values []string) (tables.DeleteStats, error)
+	Expire(ctx context.Context, id string, olderThan time.Time, retainLast int) (tables.ExpireStats, error)
+	VerifyAbsent(ctx context.Context, id, column string, values []string) (tables.VerifyReport, error)
+	Optimize(ctx context.Context, id string, targetFileSize int64) (tables.OptimizeStats, error)
+}
+
+// Store is what the runner needs of the control-plane store.
+type Store interface {
+	GetDataset(ctx context.Context, id string) (*dataset.Dataset, error)
+	ListDatasets(ctx context.Context, opts store.ListDatasetsOptions) (store.Page[*dataset.Dataset], error)
+	ListJobs(ctx context.Context, opts store.ListJobsOptions) (store.Page[*job.Job], error)
+	RecordErasure(ctx context.Context, e *store.Erasure) (*store.Erasure, error)
+	GetErasureByJob(ctx context.Context, jobID string) (*store.Erasure, error)
+}
+
+// Auditor appends to the audit trail (store.Audit).
+type Auditor interface {
+	AppendAuditEvent(ctx context.Context, e *audit.Event) (*audit.Event, error)
+}
+
+// Objects reads and rewrites rejects files (objects.Store).
+type Objects interface {
+	Get(ctx context.Context, uri string, r *objects.Range) (io.ReadCloser, objects.Info, error)
+	Put(ctx context.Context, uri string, body io.Reader) (objects.Info, error)
+	List(ctx context.Context, prefixURI string) iter.Seq2[objects.Info, error]
+}
+
+// Runner runs ERASE, EXPIRE and OPTIMIZE jobs.
+type Runner struct {
+	Store  Store
+	Tables Tables
+	// Objects and RejectsDir locate the rejects files of loads, written by
+	// the ingest loader under RejectsDir/<dataset>/<job>.csv; with either
+	// unset, rejects are not scrubbed.
+	Objects    Objects
+	RejectsDir string
+	// Audit, when set, records each erasure: who asked, and the digest.
+	Audit Auditor
+	// TargetFileSize is OPTIMIZE's default target (0: tables' default).
+	TargetFileSize int64
+}
+
+// AuditMethod is the Method of the audit event an erasure records.
+const AuditMethod = "/lakeplane.v1.IngestService/EraseSubjects:certificate"
+
+// Erase is the jobrun.Executor of ERASE jobs. For each dataset it deletes
+// the rows whose subject key is one of the ids, expires every snapshot but
+// the new current one (removing the files only they reached), and verifies
+// that no file under the table's location holds any id; it then scrubs the
+// rejects files, lists the load sources to review, records the certificate
+// (ids only as salted hashes) and returns it as the job's Result. A job that
+// ran before (a worker died after recording) returns the recorded
+// certificate. The job fails if any dataset does not verify, with the
+// certificate still recorded and returned.
+func (r *Runner) Erase(ctx context.Context, j *job.Job, progress *jobrun.Progress) (jobrun.Outcome, error) {
+	// A job recorded before (its worker died after that) is done, and its
+	// spec no longer holds the ids.
+	if done, err := r.Store.GetErasureByJob(ctx, j.ID); err == nil {
+		return jobrun.Outcome{Result: done.Certificate}, nil
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return jobrun.Outcome{}, err
+	}
+	var spec EraseSpec
+	if err := json.Unmarshal(j.Spec, &spec); err != nil {
+		return jobrun.Outcome{}, fmt.Errorf("job %s: unreadable spec: %w", j.ID, err)
+	}
+	if err := spec.Validate(); err != nil {
+		return jobrun.Outcome{}, err
+	}
+	ids := unique(spec.SubjectIDs)
+	targets, err := r.targets(ctx, spec.Datasets)
+	if err != nil {
+		return jobrun.Outcome{}, err
+	}
+	cert := Certificate{SubjectCount: len(ids), Verified: true, Datasets: []DatasetCertificate{}}
+	var outcome jobrun.Outcome
+	for _, d := range targets {
+		dc, snap, err := r.eraseDataset(ctx, progress, d, ids)
+		if err != nil {
+			return jobrun.Outcome{}, err
+		}
+		cert.Datasets = append(cert.Datasets, dc)
+		cert.Verified = cert.Verified && dc.Verified
+		if dc.VerifyTime.After(cert.VerifyTime) {
+			cert.VerifyTime = dc.VerifyTime
+		}
+		if len(targets) == 1 {
+			outcome.SnapshotID = snap
+		}
+	}
+	progress.SetPhase(PhaseScrubbing)
+	for _, d := range targets {
+		n, err := r.scrubRejects(ctx, d.ID, ids)
+		if err != nil {
+			return jobrun.Outcome{}, fmt.Errorf("dataset %s: rejects: %w", d.ID, err)
+		}
+		cert.RejectsRowsRemoved += n
+		srcs, err := r.sources(ctx, d.ID)
+		if err != nil {
+			return jobrun.Outcome{}, fmt.Errorf("dataset %s: %w", d.ID, err)
+		}
+		cert.SourcesToReview = append(cert.SourcesToReview, srcs...)
+	}
+	slices.Sort(cert.SourcesToReview)
+	cert.SourcesToReview = slices.Compact(cert.SourcesToReview)
+	if cert.VerifyTime.IsZero() {
+		cert.VerifyTime = time.Now().UTC()
+	}
+	if cert.Digest, err = cert.ComputeDigest(); err != nil {
+		return jobrun.Outcome{}, err
+	}
+	body, err := json.Marshal(cert)
+	if err != nil {
+		return jobrun.Outcome{}, fmt.Errorf("certificate: %w", err)
+	}
+	outcome.Result = body
+	if err := r.record(ctx, j, spec, ids, cert, body); err != nil {
+		return outcome, err
+	}
+	if !cert.Verified {
+		var failed []string
+		for _, dc := range cert.Datasets {
+			if !dc.Verified {
+				failed = append(failed, dc.Dataset)
+			}
+		}
+		return outcome, fmt.Errorf("erasure not verified: files under %s still hold erased subjects (see the certificate)", strings.Join(failed, ", "))
+	}
+	return outcome, nil
+}
+
+// targets resolves the datasets of an erasure: the listed ones, each with
+// a subject key, or every dataset that has one.
+func (r *Runner) targets(ctx context.Context, ids []string) ([]*dataset.Dataset, error) {
+	var out []*dataset.Dataset
+	if len(ids) > 0 {
+		for i, id := range unique(ids) {
+			d, err := r.Store.GetDataset(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("dataset %s: %w", id, err)
+			}
+			if d.SubjectKey == "" {
+				return nil, fault.Invalid(fmt.Sprintf("datasets[%d]", i), "dataset %s has no subject key", id)
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	err := eachItem(ctx, func(token string) (store.Page[*dataset.Dataset], error) {
+		return r.Store.ListDatasets(ctx, store.ListDatasetsOptions{PageSize: store.MaxPageSize, PageToken: token})
+	}, func(d *dataset.Dataset) {
+		if d.SubjectKey != "" {
+			out = append(out, d)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list datasets: %w", err)
+	}
+	return out, nil
+}
+
+// eachItem calls fn on every item of a paged listing.
+func eachItem[T any](ctx context.Context, list func(token string) (store.Page[T], error), fn func(T)) error {
+	token := ""
+	for {
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		page, err := list(token)
+		if err != nil {
+			return err
+		}
+		for _, item := range page.Items {
+			fn(item)
+		}
+		if token = page.NextPageToken; token == "" {
+			return nil
+		}
+	}
+}
+
+// eraseDataset deletes, expires and verifies one dataset.
+func (r *Runner) eraseDataset(ctx context.Context, progress *jobrun.Progress, d *dataset.Dataset, ids []string) (DatasetCertificate, int64, error) {
+	dc := DatasetCertificate{Dataset: d.ID}
+	progress.SetPhase(PhaseDeleting)
+	del, err := r.Tables.DeleteWhere(ctx, d.ID, d.SubjectKey, ids)
+	if err != nil {
+		return dc, 0, err
+	}
+	dc.RowsDeleted, dc.FilesRewritten, dc.BytesRewritten = del.RowsDeleted, del.FilesRewritten, del.BytesRewritten
+	progress.Update(func(p *job.Progress) { p.RowsWritten += del.RowsDeleted })
+	progress.SetPhase(PhaseExpiring)
+	// Every snapshot but the current one goes, however recent: a cutoff
+	// past every snapshot's time, keeping one.
+	ex, err := r.Tables.Expire(ctx, d.ID, time.Now().Add(time.Hour), 1)
+	if err != nil {
+		return dc, 0, err
+	}
+	dc.SnapshotsExpired, dc.FilesRemoved = ex.SnapshotsExpired, ex.FilesRemoved
+	progress.SetPhase(PhaseVerifying)
+	rep, err := r.Tables.VerifyAbsent(ctx, d.ID, d.SubjectKey, ids)
+	if err != nil {
+		return dc, 0, err
+	}
+	dc.FilesScanned, dc.Verified, dc.VerifyTime = rep.FilesScanned, rep.Verified, rep.Time
+	progress.Update(func(p *job.Progress) { p.BytesRead += rep.BytesScanned })
+	return dc, ex.SnapshotID, nil
+}
+
+// record keeps the certificate in the store, the ids only as salted
+// hashes, and appends the audit event.
+func (r *Runner) record(ctx context.Context, j *job.Job, spec EraseSpec, ids []string, cert Certificate, body []byte) error {
+	salt := make([]byte, 32)
+	if _, err := rand.Read(salt); err != nil {
+		return fmt.Errorf("erasure salt: %w", err)
+	}
+	hashes := make([]string, len(ids))
+	for i, id := range ids {
+		hashes[i] = SubjectHash(salt, id)
+	}
+	redacted, err := json.Marshal(RedactedEraseSpec{
+		SubjectCount: len(ids), SubjectHashes: hashes, Salt: hex.EncodeToString(salt),
+		Datasets: spec.Datasets, Reason: spec.Reason,
+	})
+	if err != nil {
+		return fmt.Errorf("redact spec: %w", err)
+	}
+	_, err = r.Store.RecordErasure(ctx, &store.Erasure{
+		JobID: j.ID, Principal: j.Principal, Reason: spec.Reason,
+		Salt: hex.EncodeToString(salt), SubjectHashes: hashes,
+		Certificate: body, Digest: cert.Digest, RedactedSpec: redacted,
+	})
+	if err != nil && !errors.Is(err, store.ErrAlreadyExists) {
+		return fmt.Errorf("record erasure: %w", err)
+	}
+	if r.Audit != nil {
+		_, err := r.Audit.AppendAuditEvent(ctx, &audit.Event{
+			Principal: j.Principal, Method: AuditMethod, Resource: "jobs/" + j.ID,
+			RequestDigest: cert.Digest, Outcome: outcomeOf(cert),
+		})
+		if err != nil {
+			return fmt.Errorf("audit erasure: %w", err)
+		}
+	}
+	return nil
+}
+
+func outcomeOf(c Certificate) string {
+	if c.Verified {
+		return "OK"
+	}
+	return "DATA_LOSS"
+}
+
+// SubjectHash is the stored form of a subject id: hex SHA-256 of the salt
+// followed by the id's bytes.
+func SubjectHash(salt []byte, id string) string {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte(id))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// sources lists the source objects of the loads (all, whatever their end) of a dataset.
+func (r *Runner) sources(ctx context.Context, id string) ([]string, error) {
+	var out []string
+	err := eachItem(ctx, func(token string) (store.Page[*job.Job], error) {
+		return r.Store.ListJobs(ctx, store.ListJobsOptions{PageSize: store.MaxPageSize, PageToken: token, Dataset: id, Kind: job.Ingest})
+	}, func(j *job.Job) {
+		var spec struct {
+			SourceURI string `json:"sourceUri"`
+		}
+		if json.Unmarshal(j.Spec, &spec) == nil && spec.SourceURI != "" {
+			out = append(out, spec.SourceURI)
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list loads: %w", err)
+	}
+	return out, nil
+}
+
+// unique returns values without repeats, in their first order.
+func unique(values []string) []string {
+	seen := make(map[string]bool, len(values))
+	var out []string
+	for _, v := range values {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
