@@ -13,6 +13,7 @@ import (
 	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/fault"
 	"github.com/lakeplane/lakeplane/internal/job"
+	"github.com/lakeplane/lakeplane/internal/jobrun"
 	"github.com/lakeplane/lakeplane/internal/store"
 )
 
@@ -56,7 +57,7 @@ func (s *Service) StartIngest(ctx context.Context, datasetID, requestID string, 
 				spec.SourceURI, spec.ObjectETag, spec.ObjectSize, d.ID, prior.ID)
 		}
 	}
-	return s.queue(ctx, job.Ingest, d.ID, requestID, spec)
+	return jobrun.Submit(ctx, s.jobs, job.Ingest, d.ID, requestID, spec, s.jobQueued)
 }
 
 // TeamOf is the team a caller's work is counted under: its first group in
@@ -70,26 +71,6 @@ func TeamOf(ctx context.Context) string {
 		return p.Name
 	}
 	return slices.Min(p.Groups)
-}
-
-// queue stores a new job and wakes a worker.
-func (s *Service) queue(ctx context.Context, kind job.Kind, datasetID, requestID string, spec any) (*job.Job, error) {
-	raw, err := json.Marshal(spec)
-	if err != nil {
-		return nil, fmt.Errorf("encode %s job spec: %w", kind, err)
-	}
-	principal := ""
-	if p, ok := auth.FromContext(ctx); ok {
-		principal = p.Name
-	}
-	j, created, err := s.jobs.CreateJob(ctx, &job.Job{Kind: kind, Dataset: datasetID, RequestID: requestID, Principal: principal, Spec: raw})
-	if err != nil {
-		return nil, fmt.Errorf("queue %s job for %s: %w", kind, datasetID, err)
-	}
-	if created && s.jobQueued != nil {
-		s.jobQueued()
-	}
-	return j, nil
 }
 
 // jobByRequest returns the job a request id already started, if any.
