@@ -76,13 +76,15 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, getenv fu
 
 // app is the wired program: what start built and close releases.
 type app struct {
-	server    *server.Server
-	workers   *jobrun.Pool
-	alerts    *alert.Dispatcher
-	store     store.Store
-	tables    *tables.Catalog
-	telemetry *telemetry.Telemetry
-	logger    *slog.Logger
+	server     *server.Server
+	workers    *jobrun.Pool
+	sweeper    *erasure.Sweeper
+	sweepEvery time.Duration
+	alerts     *alert.Dispatcher
+	store      store.Store
+	tables     *tables.Catalog
+	telemetry  *telemetry.Telemetry
+	logger     *slog.Logger
 }
 
 // start wires the configuration into a server bound to its listeners.
@@ -154,15 +156,21 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 	if err != nil {
 		return err
 	}
-	maintenance := &erasure.Runner{Store: st, Tables: a.tables, Objects: rejects, RejectsDir: "file://" + filepath.ToSlash(rejectsDir), Audit: st}
+	maintenance := &erasure.Runner{
+		Store: st, Tables: a.tables, Objects: rejects, RejectsDir: "file://" + filepath.ToSlash(rejectsDir), Audit: st,
+		DatasetChanged: grants.DatasetChanged,
+	}
 	a.workers = jobrun.New(st, map[job.Kind]jobrun.Executor{
 		job.Ingest:   loader.Run,
 		job.Erase:    maintenance.Erase,
+		job.Separate: maintenance.Separate,
 		job.Expire:   maintenance.Expire,
 		job.Optimize: maintenance.Optimize,
 	}, jobrun.Options{
 		Workers: cfg.Workers, Logger: a.logger, OnEnd: recordJobUsage(costs, a.logger),
 	})
+	a.sweeper = &erasure.Sweeper{Store: st, Tables: a.tables, Queued: a.workers.Notify, Logger: a.logger}
+	a.sweepEvery = cfg.RetentionSweepInterval
 	datasets := ingest.NewService(ingest.Deps{
 		Datasets:        st,
 		Tables:          a.tables,
@@ -224,6 +232,10 @@ type ingestServer struct {
 
 func (s ingestServer) EraseSubjects(ctx context.Context, req *lakeplanev1.EraseSubjectsRequest) (*lakeplanev1.EraseSubjectsResponse, error) {
 	return s.maintenance.EraseSubjects(ctx, req)
+}
+
+func (s ingestServer) SeparateRecords(ctx context.Context, req *lakeplanev1.SeparateRecordsRequest) (*lakeplanev1.SeparateRecordsResponse, error) {
+	return s.maintenance.SeparateRecords(ctx, req)
 }
 
 func (s ingestServer) ExpireSnapshots(ctx context.Context, req *lakeplanev1.ExpireSnapshotsRequest) (*lakeplanev1.ExpireSnapshotsResponse, error) {
@@ -383,14 +395,21 @@ func readableColumns(ix *govern.Index) func(ctx context.Context, d *dataset.Data
 	}
 }
 
-// serve runs the workers and the server until ctx ends.
+// serve runs the workers, the retention sweep and the server until ctx
+// ends.
 func (a *app) serve(ctx context.Context) error {
 	workersDone := make(chan struct{})
 	go func() {
 		a.workers.Run(ctx)
 		close(workersDone)
 	}()
+	sweepDone := make(chan struct{})
+	go func() {
+		a.sweeper.Run(ctx, a.sweepEvery)
+		close(sweepDone)
+	}()
 	err := a.server.Serve(ctx)
+	<-sweepDone
 	<-workersDone
 	// The jobs have ended, so no alert comes any more: the ones not yet
 	// delivered are recorded as dead letters.

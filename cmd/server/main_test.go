@@ -325,7 +325,6 @@ func TestErrorCodes(t *testing.T) {
 		{"dropping a column", "PATCH", "/v1/datasets/credit.loans", map[string]any{"columns": []any{map[string]any{"name": "loan_id", "type": "INT64"}}}, 400, codes.FailedPrecondition, "would be dropped"},
 		{"partition change", "PATCH", "/v1/datasets/credit.loans", map[string]any{"partitionBy": []any{}}, 400, codes.InvalidArgument, "partition_by"},
 		{"bad page token", "GET", "/v1/datasets?pageToken=garbage", nil, 400, codes.InvalidArgument, "pageToken"},
-		{"unimplemented names the area", "POST", "/v1/datasets/credit.loans:separate", map[string]any{}, 501, codes.Unimplemented, "ingest area"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -341,10 +340,6 @@ func TestErrorCodes(t *testing.T) {
 	_, err := ingest.GetDataset(ctx, &lakeplanev1.GetDatasetRequest{Id: "../etc.passwd"})
 	if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "id") {
 		t.Fatalf("GetDataset with a path trick: %v", err)
-	}
-	_, err = ingest.SeparateRecords(ctx, &lakeplanev1.SeparateRecordsRequest{Id: "credit.loans"})
-	if st := status.Convert(err); st.Code() != codes.Unimplemented || !strings.Contains(st.Message(), "ingest area") {
-		t.Fatalf("SeparateRecords: %v", err)
 	}
 }
 

@@ -98,6 +98,10 @@ type Config struct {
 	// after each next one up to AlertMaxBackoff.
 	AlertBackoff    time.Duration
 	AlertMaxBackoff time.Duration
+	// RetentionSweepInterval is how often the retention sweep starts the
+	// SEPARATE and ERASE jobs that datasets' retention rules make due;
+	// 0 turns the sweep off.
+	RetentionSweepInterval time.Duration
 }
 
 // AlertWebhook is a webhook that receives signed alerts. Its secret is not
@@ -285,6 +289,8 @@ func newFlagSet(c *Config) *flag.FlagSet {
 		"Wait after an alert's first failed try; it doubles after each next one, up to --alert-max-backoff.")
 	fs.DurationVar(&c.AlertMaxBackoff, "alert-max-backoff", c.AlertMaxBackoff,
 		"Longest wait between two tries of an alert delivery.")
+	fs.DurationVar(&c.RetentionSweepInterval, "retention-sweep-interval", c.RetentionSweepInterval,
+		"How often to start the SEPARATE and ERASE jobs that retention rules make due (0: never).")
 	return fs
 }
 
@@ -439,5 +445,6 @@ func (c *Config) LogValue() slog.Value {
 		slog.Int("alertAttempts", c.AlertAttempts),
 		slog.String("alertBackoff", c.AlertBackoff.String()),
 		slog.String("alertMaxBackoff", c.AlertMaxBackoff.String()),
+		slog.String("retentionSweepInterval", c.RetentionSweepInterval.String()),
 	)
 }

@@ -73,6 +73,12 @@ func TestPrecedence(t *testing.T) {
 			parse:  func(s string) any { d, _ := time.ParseDuration(s); return d },
 		},
 		{
+			flag: "retention-sweep-interval", yaml: "retentionSweepInterval: %s",
+			values: [3]string{"1m", "2h", "0s"},
+			get:    func(c *Config) any { return c.RetentionSweepInterval },
+			parse:  func(s string) any { d, _ := time.ParseDuration(s); return d },
+		},
+		{
 			flag: "grade-levels", yaml: "gradeLevels: %s",
 			values: [3]string{"4", "5", "6"},
 			get:    func(c *Config) any { return c.GradeLevels },
@@ -369,6 +375,7 @@ func TestValidationErrors(t *testing.T) {
 		},
 		{name: "zero alert attempts", args: []string{"--alert-attempts=0"}, want: []string{"alert-attempts", "1..20"}},
 		{name: "zero alert backoff", args: []string{"--alert-backoff=0s"}, want: []string{"alert-backoff: must be positive"}},
+		{name: "negative sweep interval", args: []string{"--retention-sweep-interval=-1s"}, want: []string{"retention-sweep-interval: must not be negative"}},
 		{name: "max backoff below backoff", args: []string{"--alert-backoff=2s", "--alert-max-backoff=1s"}, want: []string{"alert-max-backoff", "less than"}},
 		{
 			name: "webhook without name", file: "alertWebhooks:\n  - {url: 'https://h.example/x', secretEnv: K}\n",

@@ -35,6 +35,7 @@ type File struct {
 	AlertAttempts     *int           `yaml:"alertAttempts"`
 	AlertBackoff      *time.Duration `yaml:"alertBackoff"`
 	AlertMaxBackoff   *time.Duration `yaml:"alertMaxBackoff"`
+	RetentionSweep    *time.Duration `yaml:"retentionSweepInterval"`
 
 	// GradeLabels names the grade levels, one label per level, most
 	// sensitive first.

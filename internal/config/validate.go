@@ -37,6 +37,7 @@ func (c *Config) applyFile(f *File) error {
 	setIf(&c.AlertAttempts, f.AlertAttempts)
 	setIf(&c.AlertBackoff, f.AlertBackoff)
 	setIf(&c.AlertMaxBackoff, f.AlertMaxBackoff)
+	setIf(&c.RetentionSweepInterval, f.RetentionSweep)
 	c.AlertWebhooks = nil
 	for _, w := range f.AlertWebhooks {
 		c.AlertWebhooks = append(c.AlertWebhooks, AlertWebhook(w))
@@ -254,6 +255,9 @@ func (c *Config) validateAlerts() []error {
 	}
 	if c.AlertBackoff <= 0 {
 		fail("alert-backoff: must be positive, got %s", c.AlertBackoff)
+	}
+	if c.RetentionSweepInterval < 0 {
+		fail("retention-sweep-interval: must not be negative, got %s", c.RetentionSweepInterval)
 	}
 	if c.AlertMaxBackoff < c.AlertBackoff {
 		fail("alert-max-backoff: %s is less than alert-backoff %s", c.AlertMaxBackoff, c.AlertBackoff)

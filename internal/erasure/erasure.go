@@ -1,12 +1,15 @@
 // Package erasure runs the jobs that destroy data for good and keep tables
 // tidy: ERASE (파기: delete data subjects' rows from every dataset that
 // holds them, expire every snapshot that could bring them back, remove the
-// files, and prove that none remains, in a certificate), EXPIRE (snapshot
-// expiry) and OPTIMIZE (bin-packing small files).
+// files, and prove that none remains, in a certificate), SEPARATE (분리:
+// move rows past their retention rule into a separated grade-1 dataset,
+// erasing them from the source with the same proof), EXPIRE (snapshot
+// expiry) and OPTIMIZE (bin-packing small files); and the retention sweep
+// that starts SEPARATE and ERASE jobs as retention rules fall due.
 //
 // The executors are jobrun.Executors: the server registers Runner.Erase,
-// Runner.Expire and Runner.Optimize for job.Erase, job.Expire and
-// job.Optimize.
+// Runner.Separate, Runner.Expire and Runner.Optimize for job.Erase,
+// job.Separate, job.Expire and job.Optimize.
 package erasure
 
 import (
@@ -145,6 +148,12 @@ type Tables interface {
 	Expire(ctx context.Context, id string, olderThan time.Time, retainLast int) (tables.ExpireStats, error)
 	VerifyAbsent(ctx context.Context, id, column string, values []string) (tables.VerifyReport, error)
 	Optimize(ctx context.Context, id string, targetFileSize int64) (tables.OptimizeStats, error)
+	// For SEPARATE jobs.
+	Create(ctx context.Context, d *dataset.Dataset) error
+	Snapshots(ctx context.Context, id string) ([]tables.Snapshot, error)
+	CopyBefore(ctx context.Context, src, dst string, cond tables.Before, props map[string]string) (tables.CopyStats, error)
+	DeleteBefore(ctx context.Context, id string, cond tables.Before, within int64) (tables.DeleteStats, error)
+	VerifyNoneBefore(ctx context.Context, id string, cond tables.Before) (tables.VerifyReport, error)
 }
 
 // Store is what the runner needs of the control-plane store.
@@ -154,6 +163,8 @@ type Store interface {
 	ListJobs(ctx context.Context, opts store.ListJobsOptions) (store.Page[*job.Job], error)
 	RecordErasure(ctx context.Context, e *store.Erasure) (*store.Erasure, error)
 	GetErasureByJob(ctx context.Context, jobID string) (*store.Erasure, error)
+	// CreateDataset makes the record of a separated dataset.
+	CreateDataset(ctx context.Context, d *dataset.Dataset) (*dataset.Dataset, error)
 }
 
 // Auditor appends to the audit trail (store.Audit).
@@ -168,7 +179,7 @@ type Objects interface {
 	List(ctx context.Context, prefixURI string) iter.Seq2[objects.Info, error]
 }
 
-// Runner runs ERASE, EXPIRE and OPTIMIZE jobs.
+// Runner runs ERASE, SEPARATE, EXPIRE and OPTIMIZE jobs.
 type Runner struct {
 	Store  Store
 	Tables Tables
@@ -181,6 +192,12 @@ type Runner struct {
 	Audit Auditor
 	// TargetFileSize is OPTIMIZE's default target (0: tables' default).
 	TargetFileSize int64
+	// DatasetChanged, when set, is told of a separated dataset made by a
+	// SEPARATE job (the access index follows new datasets).
+	DatasetChanged func(ctx context.Context, id string) error
+	// AfterCopy, when set, runs in a SEPARATE job between the copy and the
+	// delete; an error fails the job there, as a crash would (for tests).
+	AfterCopy func(ctx context.Context, j *job.Job) error
 }
 
 // AuditMethod is the Method of the audit event an erasure records.

@@ -2,16 +2,15 @@ package erasure
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
-	"github.com/lakeplane/lakeplane/internal/auth"
 	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/fault"
 	"github.com/lakeplane/lakeplane/internal/job"
 	"github.com/lakeplane/lakeplane/internal/job/jobpb"
+	"github.com/lakeplane/lakeplane/internal/jobrun"
 )
 
 // Queue is what the handler needs to start jobs.
@@ -21,7 +20,8 @@ type Queue interface {
 }
 
 // Handler serves the IngestService calls that start erasure and
-// maintenance jobs: EraseSubjects, ExpireSnapshots and OptimizeDataset.
+// maintenance jobs: EraseSubjects, SeparateRecords, ExpireSnapshots and
+// OptimizeDataset.
 type Handler struct {
 	queue  Queue
 	queued func()
@@ -39,20 +39,9 @@ func (h *Handler) start(ctx context.Context, kind job.Kind, datasetID, requestID
 			return nil, err
 		}
 	}
-	raw, err := json.Marshal(spec)
+	j, err := jobrun.Submit(ctx, h.queue, kind, datasetID, requestID, spec, h.queued)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s job spec: %w", kind, err)
-	}
-	principal := ""
-	if p, ok := auth.FromContext(ctx); ok {
-		principal = p.Name
-	}
-	j, created, err := h.queue.CreateJob(ctx, &job.Job{Kind: kind, Dataset: datasetID, RequestID: requestID, Principal: principal, Spec: raw})
-	if err != nil {
-		return nil, fmt.Errorf("queue %s job: %w", kind, err)
-	}
-	if created && h.queued != nil {
-		h.queued()
+		return nil, err
 	}
 	return jobpb.ToProto(j), nil
 }

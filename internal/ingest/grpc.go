@@ -8,8 +8,9 @@ import (
 	"github.com/lakeplane/lakeplane/internal/fault"
 )
 
-// Handler serves IngestService over gRPC. OptimizeDataset, ExpireSnapshots,
-// SeparateRecords and EraseSubjects answer UNIMPLEMENTED until their issue lands.
+// Handler serves IngestService over gRPC: datasets, loads and their jobs.
+// The server answers EraseSubjects, SeparateRecords, ExpireSnapshots and
+// OptimizeDataset with package erasure's handler.
 type Handler struct {
 	lakeplanev1.UnimplementedIngestServiceServer
 	svc *Service

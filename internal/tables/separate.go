@@ -1,0 +1,614 @@
+package tables
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/apache/iceberg-go"
+	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
+
+	"github.com/lakeplane/lakeplane/internal/fault"
+)
+
+// Snapshot summary properties of a separation's copy.
+const (
+	// PropJobID names the job that made a snapshot, so that a job run
+	// again can find what it committed before.
+	PropJobID = "lakeplane.job-id"
+	// PropSourceSnapshot is, in the summary of a CopyBefore snapshot, the
+	// id of the source snapshot the rows were read from.
+	PropSourceSnapshot = "lakeplane.source-snapshot"
+)
+
+// Before is a condition on one DATE or TIMESTAMP column: the rows whose
+// value is before Time. A DATE matches when its day is before Time's day
+// (in UTC); a null never matches.
+type Before struct {
+	Column string
+	Time   time.Time
+}
+
+// CopyStats is what one CopyBefore did.
+type CopyStats struct {
+	// SourceSnapshotID is the source snapshot read (0: the source had none).
+	SourceSnapshotID int64
+	// SnapshotID is the destination's snapshot after the copy: the copy's
+	// own, or the current one when no row matched (nothing committed).
+	SnapshotID int64
+	Rows       int64
+}
+
+// CopyBefore appends, in one commit, the rows of the current snapshot of
+// the table of dataset src that match cond to the table of dataset dst,
+// projected on dst's columns (each of which src must have). props are added
+// to the snapshot summary (see Write), with PropSourceSnapshot set to the
+// source snapshot read, which DeleteBefore can then be limited to.
+func (c *Catalog) CopyBefore(ctx context.Context, src, dst string, cond Before, props map[string]string) (CopyStats, error) {
+	from, err := c.load(ctx, src)
+	if err != nil {
+		return CopyStats{}, err
+	}
+	to, err := c.load(ctx, dst)
+	if err != nil {
+		return CopyStats{}, err
+	}
+	cur := from.CurrentSnapshot()
+	if cur == nil {
+		return CopyStats{SnapshotID: snapshotID(to.CurrentSnapshot())}, nil
+	}
+	pred, err := newBeforePred(from.Schema(), cond)
+	if err != nil {
+		return CopyStats{}, fmt.Errorf("dataset %s: copy: %w", src, err)
+	}
+	var names []string
+	for _, f := range to.Schema().Fields() {
+		if _, ok := from.Schema().FindFieldByName(f.Name); !ok {
+			return CopyStats{}, fault.Precondition("dataset %s has column %q, which dataset %s lacks", dst, f.Name, src)
+		}
+		names = append(names, f.Name)
+	}
+	schema, recs, err := from.Scan(table.WithSnapshotID(cur.SnapshotID)).ToArrowRecords(ctx)
+	if err != nil {
+		return CopyStats{}, fmt.Errorf("dataset %s: copy: read snapshot %d: %w", src, cur.SnapshotID, err)
+	}
+	outSchema, err := project(schema, names)
+	if err != nil {
+		return CopyStats{}, fmt.Errorf("dataset %s: copy: %w", src, err)
+	}
+	st := CopyStats{SourceSnapshotID: cur.SnapshotID}
+	matching := func(yield func(arrow.RecordBatch, error) bool) {
+		for rec, err := range recs {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			out, err := pred.filter(ctx, rec, true)
+			rec.Release()
+			if err == nil && out.NumRows() == 0 {
+				out.Release()
+				continue
+			}
+			var projected arrow.RecordBatch
+			if err == nil {
+				projected, err = projectBatch(out, outSchema)
+				out.Release()
+			}
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			st.Rows += projected.NumRows()
+			// The reader owns the batch now, and releases it.
+			if !yield(projected, nil) {
+				return
+			}
+		}
+	}
+	rdr := array.ReaderFromIter(outSchema, matching)
+	defer rdr.Release()
+	p := maps.Clone(props)
+	if p == nil {
+		p = map[string]string{}
+	}
+	p[PropSourceSnapshot] = strconv.FormatInt(cur.SnapshotID, 10)
+	if st.SnapshotID, err = c.Write(ctx, dst, Append, rdr, p); err != nil {
+		return CopyStats{}, fmt.Errorf("copy from dataset %s: %w", src, err)
+	}
+	return st, nil
+}
+
+// project returns the fields of schema named by names, in that order.
+func project(schema *arrow.Schema, names []string) (*arrow.Schema, error) {
+	fields := make([]arrow.Field, len(names))
+	for i, n := range names {
+		idx := schema.FieldIndices(n)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("column %q is not in the rows read", n)
+		}
+		fields[i] = schema.Field(idx[0])
+	}
+	return arrow.NewSchema(fields, nil), nil
+}
+
+// projectBatch returns the columns of rec that schema names, in its order.
+func projectBatch(rec arrow.RecordBatch, schema *arrow.Schema) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, schema.NumFields())
+	for i, f := range schema.Fields() {
+		idx := rec.Schema().FieldIndices(f.Name)
+		if len(idx) != 1 {
+			return nil, fmt.Errorf("column %q is not in the rows read", f.Name)
+		}
+		cols[i] = rec.Column(idx[0])
+	}
+	return array.NewRecordBatch(schema, cols, rec.NumRows()), nil
+}
+
+// DeleteBefore deletes, copy-on-write, the rows of the table of dataset id
+// that match cond, in one commit, as DeleteWhere does for values: only the
+// data files that hold a matching row are rewritten (a file whose lower
+// bound of the column is not before the cutoff is ruled out unread), and a
+// manifest rewrite follows so that expiring the older snapshots leaves no
+// bound of a deleted row behind.
+//
+// With within set, only the data files that snapshot within of the table
+// holds are considered: the rows a CopyBefore read from within are deleted,
+// and rows added since (also matching ones) are left for a later
+// separation. A within the table no longer has is an error.
+func (c *Catalog) DeleteBefore(ctx context.Context, id string, cond Before, within int64) (DeleteStats, error) {
+	tbl, err := c.load(ctx, id)
+	if err != nil {
+		return DeleteStats{}, err
+	}
+	if err := checkNoDeleteFiles(tbl.CurrentSnapshot()); err != nil {
+		return DeleteStats{}, fmt.Errorf("dataset %s: %w", id, err)
+	}
+	pred, err := newBeforePred(tbl.Schema(), cond)
+	if err != nil {
+		return DeleteStats{}, fmt.Errorf("dataset %s: delete: %w", id, err)
+	}
+	var allowed map[string]bool
+	if within != 0 {
+		if allowed, err = dataFilesOf(ctx, tbl, within); err != nil {
+			return DeleteStats{}, fmt.Errorf("dataset %s: delete: %w", id, err)
+		}
+	}
+	w := c.maintenanceWriter(tbl, id, iceberg.Properties{PropWriteMode: "delete", PropDeleteColumn: cond.Column})
+	examined := map[string]bool{}
+	rewrites := map[string][]iceberg.DataFile{}
+	var st DeleteStats
+	snap, err := w.commit(ctx, tbl, func(ctx context.Context, tbl *table.Table, tx *table.Transaction) error {
+		live, err := liveDataFiles(ctx, tbl)
+		if err != nil {
+			return err
+		}
+		st = DeleteStats{FilesTotal: int64(len(live))}
+		isLive := make(map[string]bool, len(live))
+		for _, df := range live {
+			isLive[df.FilePath()] = true
+		}
+		for src, outs := range rewrites {
+			if !isLive[src] {
+				w.forget(ctx, tbl, outs)
+				delete(rewrites, src)
+			}
+		}
+		var del, add []iceberg.DataFile
+		for _, df := range live {
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+			path := df.FilePath()
+			if (allowed != nil && !allowed[path]) || !pred.mayHold(df.LowerBoundValues()) {
+				continue
+			}
+			st.FilesExamined++
+			if !examined[path] {
+				outs, replaced, err := pred.rewrite(ctx, w, tbl, df)
+				if err != nil {
+					return fmt.Errorf("rewrite %s: %w", path, err)
+				}
+				examined[path] = true
+				if replaced {
+					rewrites[path] = outs
+				}
+			}
+			if outs, ok := rewrites[path]; ok {
+				del = append(del, df)
+				add = append(add, outs...)
+				st.FilesRewritten++
+				st.BytesRewritten += df.FileSizeBytes()
+			}
+		}
+		if len(del) == 0 {
+			return errNoChange
+		}
+		return tx.ReplaceDataFilesWithDataFiles(ctx, del, add, w.props, table.WithoutDuplicateCheck())
+	})
+	if err != nil {
+		if !w.outcomeUnknown {
+			w.removeWritten(ctx, tbl)
+		}
+		return DeleteStats{}, fmt.Errorf("dataset %s: delete: %w", id, err)
+	}
+	st.SnapshotID = snap
+	if st.FilesRewritten == 0 {
+		return st, nil
+	}
+	st.DeleteSnapshotID = snap
+	if tbl, err = c.load(ctx, id); err != nil {
+		return st, fmt.Errorf("dataset %s: deleted, but reading the table back failed: %w", id, err)
+	}
+	if s := tbl.SnapshotByID(snap); s != nil {
+		st.RowsDeleted = summaryInt(s, "deleted-records") - summaryInt(s, "added-records")
+	}
+	if snap, err = c.rewriteManifests(ctx, id); err != nil {
+		return st, fmt.Errorf("dataset %s: deleted, but rewriting its manifests failed: %w", id, err)
+	}
+	st.SnapshotID = snap
+	return st, nil
+}
+
+// dataFilesOf returns the paths of the live data files of snapshot id.
+func dataFilesOf(ctx context.Context, tbl *table.Table, id int64) (map[string]bool, error) {
+	s := tbl.SnapshotByID(id)
+	if s == nil {
+		return nil, fault.Precondition("the table no longer has snapshot %d (it was expired)", id)
+	}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]bool{}
+	err = reachable(ctx, fsys, s, true, func(path string, k fileKind) {
+		if k == kindData {
+			files[path] = true
+		}
+	})
+	return files, err
+}
+
+// MayHoldBefore reports whether the current snapshot of the table of
+// dataset id may hold a row that matches cond, from the data files' column
+// bounds alone (no data file is read): false is certain, true is not.
+func (c *Catalog) MayHoldBefore(ctx context.Context, id string, cond Before) (bool, error) {
+	tbl, err := c.load(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	pred, err := newBeforePred(tbl.Schema(), cond)
+	if err != nil {
+		return false, fmt.Errorf("dataset %s: %w", id, err)
+	}
+	live, err := liveDataFiles(ctx, tbl)
+	if err != nil {
+		return false, fmt.Errorf("dataset %s: %w", id, err)
+	}
+	for _, df := range live {
+		if pred.mayHold(df.LowerBoundValues()) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// ValuesBefore returns the distinct values, as text (as DeleteWhere takes
+// them), of column in the rows of the current snapshot of the table of
+// dataset id that match cond; at most limit of them (limit > 0), with
+// more set when there are others.
+func (c *Catalog) ValuesBefore(ctx context.Context, id, column string, cond Before, limit int) (values []string, more bool, err error) {
+	tbl, err := c.load(ctx, id)
+	if err != nil {
+		return nil, false, err
+	}
+	if limit < 1 {
+		return nil, false, fault.Invalid("limit", "must be positive")
+	}
+	pred, err := newBeforePred(tbl.Schema(), cond)
+	if err != nil {
+		return nil, false, fmt.Errorf("dataset %s: %w", id, err)
+	}
+	if _, ok := tbl.Schema().FindFieldByName(column); !ok {
+		return nil, false, fault.Invalid("column", "dataset %s has no column %q", id, column)
+	}
+	if tbl.CurrentSnapshot() == nil {
+		return nil, false, nil
+	}
+	fields := []string{column}
+	if column != cond.Column {
+		fields = append(fields, cond.Column)
+	}
+	_, recs, err := tbl.Scan(table.WithSelectedFields(fields...)).ToArrowRecords(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("dataset %s: read: %w", id, err)
+	}
+	seen := map[string]bool{}
+	for rec, err := range recs {
+		if err != nil {
+			return nil, false, fmt.Errorf("dataset %s: read: %w", id, err)
+		}
+		out, err := pred.filter(ctx, rec, true)
+		rec.Release()
+		if err != nil {
+			return nil, false, fmt.Errorf("dataset %s: %w", id, err)
+		}
+		col := out.Column(out.Schema().FieldIndices(column)[0])
+		for i := 0; i < col.Len() && !more; i++ {
+			if v := col.ValueStr(i); !col.IsNull(i) && !seen[v] {
+				if len(values) == limit {
+					more = true
+					break
+				}
+				seen[v] = true
+				values = append(values, v)
+			}
+		}
+		out.Release()
+		if more {
+			break
+		}
+	}
+	return values, more, nil
+}
+
+// VerifyNoneBefore confirms that no Parquet file under the location of
+// the table of dataset id — live, expired or orphaned — holds a row that
+// matches cond: each file's column is decoded and compared. Findings name
+// the files (ValueIndex 0, How "column").
+func (c *Catalog) VerifyNoneBefore(ctx context.Context, id string, cond Before) (VerifyReport, error) {
+	tbl, err := c.load(ctx, id)
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	pred, err := newBeforePred(tbl.Schema(), cond)
+	if err != nil {
+		return VerifyReport{}, fmt.Errorf("dataset %s: verify: %w", id, err)
+	}
+	rep := VerifyReport{Location: tbl.Location()}
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("dataset %s: verify: %w", id, err)
+	}
+	lister, ok := fsys.(icebergio.ListableIO)
+	if !ok {
+		return rep, fmt.Errorf("dataset %s: verify: the file IO %T cannot list files", id, fsys)
+	}
+	err = lister.WalkDir(tbl.Location(), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return context.Cause(ctx)
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".parquet") {
+			return nil
+		}
+		rep.FilesScanned++
+		rep.DataFilesRead++
+		rep.BytesScanned += fileSize(fsys, path)
+		hit, err := pred.parquetMatches(ctx, fsys, path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if hit {
+			rep.add(Finding{Path: path, How: "column"})
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("dataset %s: verify: %w", id, err)
+	}
+	rep.Verified = len(rep.Findings) == 0
+	rep.Time = time.Now().UTC()
+	return rep, nil
+}
+
+// beforePred is a Before resolved against a table's schema.
+type beforePred struct {
+	field iceberg.NestedField
+	date  bool
+	// days (DATE) or micros (TIMESTAMP) since the epoch of the cutoff.
+	days   int32
+	micros int64
+	cut    time.Time
+}
+
+func newBeforePred(sc *iceberg.Schema, cond Before) (beforePred, error) {
+	f, ok := sc.FindFieldByName(cond.Column)
+	if !ok {
+		return beforePred{}, fault.Invalid("column", "the table has no column %q", cond.Column)
+	}
+	p := beforePred{field: f, cut: cond.Time.UTC(), micros: cond.Time.UnixMicro()}
+	switch f.Type.(type) {
+	case iceberg.DateType:
+		p.date = true
+		p.days = int32(p.cut.Truncate(24*time.Hour).Unix() / 86400)
+	case iceberg.TimestampType, iceberg.TimestampTzType:
+	default:
+		return beforePred{}, fault.Invalid("column", "column %q is %s; a cutoff needs a DATE or TIMESTAMP column", f.Name, f.Type)
+	}
+	return p, nil
+}
+
+// mayHold reports whether a data file with these lower bounds may hold a
+// matching row: always, when the file keeps no bound of the column.
+func (p beforePred) mayHold(lower map[int][]byte) bool {
+	b, ok := lower[p.field.ID]
+	switch {
+	case !ok:
+		return true
+	case p.date && len(b) == 4:
+		return int32(binary.LittleEndian.Uint32(b)) < p.days
+	case !p.date && len(b) == 8:
+		return int64(binary.LittleEndian.Uint64(b)) < p.micros
+	}
+	return true
+}
+
+// mask marks the rows of a column that match (with want; the others
+// without it), and counts the rows that match.
+func (p beforePred) mask(col arrow.Array, want bool) (*array.Boolean, int, error) {
+	b := array.NewBooleanBuilder(memory.DefaultAllocator)
+	defer b.Release()
+	b.Reserve(col.Len())
+	n := 0
+	switch a := col.(type) {
+	case *array.Date32:
+		for i := 0; i < a.Len(); i++ {
+			hit := a.IsValid(i) && int32(a.Value(i)) < p.days
+			b.UnsafeAppend(hit == want)
+			if hit {
+				n++
+			}
+		}
+	case *array.Timestamp:
+		unit := a.DataType().(*arrow.TimestampType).Unit
+		for i := 0; i < a.Len(); i++ {
+			hit := a.IsValid(i) && a.Value(i).ToTime(unit).Before(p.cut)
+			b.UnsafeAppend(hit == want)
+			if hit {
+				n++
+			}
+		}
+	default:
+		return nil, 0, fmt.Errorf("column %q is read as %s, not a date or timestamp", p.field.Name, col.DataType())
+	}
+	return b.NewBooleanArray(), n, nil
+}
+
+// filter returns the rows of rec that match (match) or that do not.
+func (p beforePred) filter(ctx context.Context, rec arrow.RecordBatch, match bool) (arrow.RecordBatch, error) {
+	idx := rec.Schema().FieldIndices(p.field.Name)
+	if len(idx) != 1 {
+		return nil, fmt.Errorf("column %q is not in the rows read", p.field.Name)
+	}
+	m, _, err := p.mask(rec.Column(idx[0]), match)
+	if err != nil {
+		return nil, err
+	}
+	defer m.Release()
+	return compute.FilterRecordBatch(ctx, rec, m, compute.DefaultFilterOptions())
+}
+
+// rewrite writes df again without its matching rows; replaced is false
+// (and nothing is written) when it holds none.
+func (p beforePred) rewrite(ctx context.Context, w *writer, tbl *table.Table, df iceberg.DataFile) (outs []iceberg.DataFile, replaced bool, err error) {
+	task := []table.FileScanTask{{File: df, Start: 0, Length: df.FileSizeBytes()}}
+	// Pass 1: the column only, to learn whether df holds a matching row.
+	_, recs, err := tbl.Scan(table.WithSelectedFields(p.field.Name)).ReadTasks(ctx, task)
+	if err != nil {
+		return nil, false, err
+	}
+	for rec, err := range recs {
+		if err != nil {
+			return nil, false, err
+		}
+		m, n, merr := p.mask(rec.Column(0), true)
+		rec.Release()
+		if merr != nil {
+			return nil, false, merr
+		}
+		m.Release()
+		if n > 0 {
+			replaced = true
+			break
+		}
+	}
+	if !replaced {
+		return nil, false, nil
+	}
+	// Pass 2: every column, less the matching rows, into new files.
+	schema, recs, err := tbl.Scan().ReadTasks(ctx, task)
+	if err != nil {
+		return nil, false, err
+	}
+	kept := func(yield func(arrow.RecordBatch, error) bool) {
+		for rec, err := range recs {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			out, err := p.filter(ctx, rec, false)
+			rec.Release()
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if out.NumRows() == 0 {
+				out.Release()
+				continue
+			}
+			if !yield(out, nil) {
+				return
+			}
+		}
+	}
+	outs, err = w.writeFiles(ctx, tbl, schema, kept)
+	return outs, true, err
+}
+
+// parquetMatches reports whether a Parquet file's column (found by field
+// id, else by name) holds a matching row; a file without it holds none.
+func (p beforePred) parquetMatches(ctx context.Context, fsys icebergio.IO, path string) (bool, error) {
+	fh, err := fsys.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer fh.Close()
+	pf, err := file.NewParquetReader(fh)
+	if err != nil {
+		return false, fmt.Errorf("read parquet: %w", err)
+	}
+	defer pf.Close()
+	sc := pf.MetaData().Schema
+	col := sc.ColumnIndexByName(p.field.Name)
+	for i := 0; i < sc.NumColumns(); i++ {
+		if sc.Column(i).SchemaNode().FieldID() == int32(p.field.ID) {
+			col = i
+			break
+		}
+	}
+	if col < 0 {
+		return false, nil
+	}
+	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
+	if err != nil {
+		return false, fmt.Errorf("read parquet: %w", err)
+	}
+	rr, err := fr.GetRecordReader(ctx, []int{col}, nil)
+	if err != nil {
+		return false, fmt.Errorf("read parquet column %s: %w", p.field.Name, err)
+	}
+	defer rr.Release()
+	for rr.Next() {
+		if err := ctx.Err(); err != nil {
+			return false, context.Cause(ctx)
+		}
+		m, n, err := p.mask(rr.RecordBatch().Column(0), true)
+		if err != nil {
+			return false, err
+		}
+		m.Release()
+		if n > 0 {
+			return true, nil
+		}
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return false, fmt.Errorf("read parquet column %s: %w", p.field.Name, err)
+	}
+	return false, nil
+}
