@@ -93,7 +93,9 @@ func TestQualityGatesIngest(t *testing.T) {
 	}
 
 	r.do(t, "POST", "/v1/datasets/insure.customers:ingest", "", map[string]any{"sourceUri": r.landing(t, "good.csv", []byte(customersCSV(1, 10, 0)))}, &started)
-	if j := r.watch(t, started["id"].(string)); j.GetState() != lakeplanev1.JobState_SUCCEEDED || len(j.GetValidations()) != 1 {
+	// Two validations: the stream rules, and RowCount (post-load: the
+	// whole table's) on the new snapshot.
+	if j := r.watch(t, started["id"].(string)); j.GetState() != lakeplanev1.JobState_SUCCEEDED || len(j.GetValidations()) != 2 {
 		t.Fatalf("a good load: %v", j)
 	}
 
@@ -260,5 +262,174 @@ alertWebhooks:
 	case call = <-calls:
 		t.Fatalf("a PASS alerted: %s", call.body)
 	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+// loadInto queues a load of content into dataset id and waits for its end.
+func (r *running) loadInto(t *testing.T, id, name, content string, extra map[string]any) *lakeplanev1.Job {
+	t.Helper()
+	body := map[string]any{"sourceUri": r.landing(t, name, []byte(content))}
+	for k, v := range extra {
+		body[k] = v
+	}
+	var started map[string]any
+	if code := r.do(t, "POST", "/v1/datasets/"+id+":ingest", "", body, &started); code != 200 {
+		t.Fatalf("ingest %s into %s: %d %v", name, id, code, started)
+	}
+	return r.watch(t, started["id"].(string))
+}
+
+// validation reads a recorded validation over REST.
+func (r *running) validation(t *testing.T, id string) validationJSON {
+	t.Helper()
+	var v validationJSON
+	if code := r.do(t, "GET", "/v1/validations/"+id, "", nil, &v); code != 200 {
+		t.Fatalf("get validation %s: %d", id, code)
+	}
+	return v
+}
+
+// tableState is a dataset's current snapshot and row count, as REST shows
+// them.
+func (r *running) tableState(t *testing.T, id string) (snapshot, rows string, d map[string]any) {
+	t.Helper()
+	if code := r.do(t, "GET", "/v1/datasets/"+id, "", nil, &d); code != 200 {
+		t.Fatalf("get dataset %s: %d", id, code)
+	}
+	snapshot, _ = d["currentSnapshotId"].(string)
+	rows, _ = d["rowCount"].(string)
+	return snapshot, rows, d
+}
+
+// A post-load rule (RowCount of the whole table) that a second load breaks
+// rolls the table back to the snapshot before it, by default, and fails
+// the job with both validations linked; with the policy KEEP the job
+// succeeds in a QUALITY_WARNING phase, the failed validation linked, and
+// the table keeps the load.
+func TestPostLoadRulesRollBackOrKeep(t *testing.T) {
+	r := startServer(t)
+	const sizeSuite = `Rules = [ IsComplete "customer_id", RowCount < 15 ]`
+	if code := r.do(t, "POST", "/v1/suites", "", map[string]any{"name": "customers-size", "dqdl": sizeSuite}, nil); code != 200 {
+		t.Fatalf("create suite: %d", code)
+	}
+	for _, tc := range []struct {
+		id, policy string
+	}{{"insure.customers", ""}, {"insure.customers_kept", "KEEP"}} {
+		ds := customersDataset()
+		ds["id"], ds["qualitySuite"] = tc.id, "customers-size"
+		if tc.policy != "" {
+			ds["qualityFailurePolicy"] = tc.policy
+		}
+		var created map[string]any
+		if code := r.do(t, "POST", "/v1/datasets", "", ds, &created); code != 200 {
+			t.Fatalf("create dataset %s: %d %v", tc.id, code, created)
+		}
+		if tc.policy != "" && created["qualityFailurePolicy"] != tc.policy {
+			t.Fatalf("dataset %s's policy: %v", tc.id, created["qualityFailurePolicy"])
+		}
+
+		first := r.loadInto(t, tc.id, tc.id+"-1.csv", customersCSV(1, 10, 0), nil)
+		if first.GetState() != lakeplanev1.JobState_SUCCEEDED || len(first.GetValidations()) != 2 {
+			t.Fatalf("%s: first load: %v", tc.id, first)
+		}
+		if post := r.validation(t, first.GetValidations()[1]); post.Outcome != "PASS" || post.RuleResults[0].Observed != "10" {
+			t.Fatalf("%s: first load's post-load validation: %+v", tc.id, post)
+		}
+		snap1, rows1, _ := r.tableState(t, tc.id)
+		if snap1 == "0" || snap1 == "" || rows1 != "10" || fmt.Sprint(first.GetSnapshotId()) != snap1 {
+			t.Fatalf("%s: after the first load: snapshot %s, %s rows (job's snapshot %d)", tc.id, snap1, rows1, first.GetSnapshotId())
+		}
+
+		second := r.loadInto(t, tc.id, tc.id+"-2.csv", customersCSV(11, 20, 0), nil)
+		if len(second.GetValidations()) != 2 {
+			t.Fatalf("%s: second load's validations: %v", tc.id, second)
+		}
+		stream, post := r.validation(t, second.GetValidations()[0]), r.validation(t, second.GetValidations()[1])
+		if stream.Outcome != "PASS" || stream.RowsEvaluated != "10" || len(stream.RuleResults) != 1 {
+			t.Fatalf("%s: second load's stream validation: %+v", tc.id, stream)
+		}
+		if post.Outcome != "FAIL" || post.JobID != second.GetId() || len(post.RuleResults) != 1 ||
+			post.RuleResults[0].Outcome != "FAIL" || post.RuleResults[0].Observed != "20" {
+			t.Fatalf("%s: second load's post-load validation: %+v", tc.id, post)
+		}
+		snap, rows, _ := r.tableState(t, tc.id)
+		switch tc.policy {
+		case "":
+			if second.GetState() != lakeplanev1.JobState_FAILED || second.GetError().GetCode() != "FAILED_PRECONDITION" ||
+				!strings.Contains(second.GetError().GetMessage(), "rolled back to snapshot "+snap1) || second.GetSnapshotId() != 0 {
+				t.Fatalf("%s: a load breaking a post-load rule: %v", tc.id, second)
+			}
+			if snap != snap1 || rows != "10" {
+				t.Fatalf("%s: after the rollback: snapshot %s (want %s), %s rows (want 10)", tc.id, snap, snap1, rows)
+			}
+			// The table accepts the next load that keeps it within the rule.
+			if third := r.loadInto(t, tc.id, tc.id+"-3.csv", customersCSV(11, 12, 0), nil); third.GetState() != lakeplanev1.JobState_SUCCEEDED {
+				t.Fatalf("%s: a load within the rule after the rollback: %v", tc.id, third)
+			}
+			if _, rows, _ := r.tableState(t, tc.id); rows != "12" {
+				t.Fatalf("%s: rows after the third load: %s", tc.id, rows)
+			}
+		case "KEEP":
+			if second.GetState() != lakeplanev1.JobState_SUCCEEDED || !strings.HasPrefix(second.GetPhase(), "QUALITY_WARNING: ") ||
+				!strings.Contains(second.GetPhase(), post.ID) || fmt.Sprint(second.GetSnapshotId()) != snap {
+				t.Fatalf("%s: a kept load breaking a post-load rule: %v", tc.id, second)
+			}
+			if snap == snap1 || rows != "20" {
+				t.Fatalf("%s: after the kept load: snapshot %s, %s rows (want 20)", tc.id, snap, rows)
+			}
+		}
+	}
+}
+
+// A ReferentialIntegrity rule against another dataset runs on the new
+// snapshot: it passes when every customer id of the policies is a
+// customer, and otherwise fails, with the missing key sampled, and the
+// load is rolled back.
+func TestPostLoadReferentialIntegrity(t *testing.T) {
+	r := startServer(t)
+	if code := r.do(t, "POST", "/v1/datasets", "", customersDataset(), nil); code != 200 {
+		t.Fatalf("create customers: %d", code)
+	}
+	if j := r.loadInto(t, "insure.customers", "customers.csv", customersCSV(1, 10, 0), nil); j.GetState() != lakeplanev1.JobState_SUCCEEDED {
+		t.Fatalf("load customers: %v", j)
+	}
+	const refSuite = `Rules = [ ReferentialIntegrity "customer_id" "insure.customers.customer_id" = 1.0 ]`
+	if code := r.do(t, "POST", "/v1/suites", "", map[string]any{"name": "policies-ref", "dqdl": refSuite}, nil); code != 200 {
+		t.Fatalf("create suite: %d", code)
+	}
+	policies := map[string]any{
+		"id": "insure.policies",
+		"columns": []map[string]any{
+			{"name": "policy_id", "type": "INT64"},
+			{"name": "customer_id", "type": "INT64", "nullable": true},
+		},
+		"primaryKey":   []string{"policy_id"},
+		"qualitySuite": "policies-ref",
+	}
+	if code := r.do(t, "POST", "/v1/datasets", "", policies, nil); code != 200 {
+		t.Fatalf("create policies: %d", code)
+	}
+
+	// A null customer refers to nothing and is not counted.
+	good := r.loadInto(t, "insure.policies", "good.csv", "policy_id,customer_id\n1,1\n2,10\n3,\n4,5\n", nil)
+	if good.GetState() != lakeplanev1.JobState_SUCCEEDED || len(good.GetValidations()) != 1 {
+		t.Fatalf("policies of known customers: %v", good)
+	}
+	if v := r.validation(t, good.GetValidations()[0]); v.Outcome != "PASS" || v.RuleResults[0].Observed != "1" || v.RowsEvaluated != "4" {
+		t.Fatalf("the reference rule on good rows: %+v", v)
+	}
+	snap1, _, _ := r.tableState(t, "insure.policies")
+
+	bad := r.loadInto(t, "insure.policies", "bad.csv", "policy_id,customer_id\n5,2\n6,99\n", nil)
+	if bad.GetState() != lakeplanev1.JobState_FAILED || bad.GetError().GetCode() != "FAILED_PRECONDITION" || len(bad.GetValidations()) != 1 {
+		t.Fatalf("a policy of an unknown customer: %v", bad)
+	}
+	v := r.validation(t, bad.GetValidations()[0])
+	rr := v.RuleResults[0]
+	if v.Outcome != "FAIL" || rr.Observed != "0.8" || rr.FailingRows != "1" || len(rr.Samples) != 1 || rr.Samples[0].Value != "99" {
+		t.Fatalf("the reference rule on a bad row: %+v", v)
+	}
+	if snap, rows, _ := r.tableState(t, "insure.policies"); snap != snap1 || rows != "4" {
+		t.Fatalf("policies after the rollback: snapshot %s (want %s), %s rows", snap, snap1, rows)
 	}
 }

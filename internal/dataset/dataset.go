@@ -32,6 +32,30 @@ const (
 	TransformTruncate Transform = "TRUNCATE"
 )
 
+// QualityFailurePolicy decides the fate of a load whose post-load quality
+// rules (those that need the whole table) fail on the snapshot it made.
+type QualityFailurePolicy string
+
+// The quality failure policies. The empty policy is PolicyRollback.
+const (
+	// PolicyRollback puts the table back to the snapshot before the load,
+	// and the load fails.
+	PolicyRollback QualityFailurePolicy = "ROLLBACK"
+	// PolicyKeep keeps the new snapshot, and the load succeeds with a
+	// warning.
+	PolicyKeep QualityFailurePolicy = "KEEP"
+)
+
+// Effective returns the policy that applies: p, or PolicyRollback when p is
+// empty or not a policy (the safe choice: the table keeps no rows that
+// broke a rule).
+func (p QualityFailurePolicy) Effective() QualityFailurePolicy {
+	if p == PolicyKeep {
+		return PolicyKeep
+	}
+	return PolicyRollback
+}
+
 // Dataset is one governed table of the lake, identified by "namespace.table".
 type Dataset struct {
 	ID           string
@@ -43,7 +67,10 @@ type Dataset struct {
 	Domain       string
 	SubjectKey   string
 	QualitySuite string
-	Retention    Retention
+	// QualityFailurePolicy decides what a failure of the suite's post-load
+	// rules does to the load; "" is PolicyRollback.
+	QualityFailurePolicy QualityFailurePolicy
+	Retention            Retention
 
 	// Etag changes on every stored change; an update or delete that names a
 	// stale etag is refused.

@@ -110,6 +110,11 @@ func (v *validator) check(d *Dataset) {
 	v.text("description", d.Description, MaxDescriptionLength)
 	v.grade("grade", d.Grade)
 	v.domain(d.Domain)
+	switch d.QualityFailurePolicy {
+	case "", PolicyRollback, PolicyKeep:
+	default:
+		v.add("qualityFailurePolicy", "unknown policy %q (ROLLBACK or KEEP)", truncate(string(d.QualityFailurePolicy)))
+	}
 	if d.QualitySuite != "" {
 		if err := ValidateSuiteName(d.QualitySuite); err != nil {
 			v.add("qualitySuite", "%v", err)

@@ -82,6 +82,7 @@ func TestValidateNamesTheField(t *testing.T) {
 		{"destroy before separate", func(d *Dataset) { d.Retention.DestroyAfterDays = 30 }, "retention.destroyAfterDays", "before"},
 		{"domain upper case", func(d *Dataset) { d.Domain = "Credit" }, "domain", "lower-case"},
 		{"suite name", func(d *Dataset) { d.QualitySuite = "a/b" }, "qualitySuite", "'/'"},
+		{"failure policy", func(d *Dataset) { d.QualityFailurePolicy = "IGNORE" }, "qualityFailurePolicy", "ROLLBACK or KEEP"},
 		{"description too long", func(d *Dataset) { d.Description = strings.Repeat("가", MaxDescriptionLength+1) }, "description", "longer"},
 	}
 	for _, tt := range tests {

@@ -23,7 +23,6 @@ import (
 	"github.com/lakeplane/lakeplane/internal/jobrun"
 	"github.com/lakeplane/lakeplane/internal/objects"
 	"github.com/lakeplane/lakeplane/internal/quality"
-	"github.com/lakeplane/lakeplane/internal/quality/dqdl"
 	"github.com/lakeplane/lakeplane/internal/quality/suite"
 	"github.com/lakeplane/lakeplane/internal/store"
 	"github.com/lakeplane/lakeplane/internal/tables"
@@ -34,6 +33,15 @@ const (
 	PhaseValidating = "VALIDATING"
 	PhaseLoading    = "LOADING"
 	PhaseCommitting = "COMMITTING"
+	// PhasePostLoad runs the suite's post-load rules on the new snapshot.
+	PhasePostLoad = "POST_LOAD_VALIDATING"
+	// PhaseRollingBack puts the table back to the snapshot before the load
+	// after the post-load rules failed (policy ROLLBACK).
+	PhaseRollingBack = "ROLLING_BACK"
+	// PhaseQualityWarning is the phase a load ends in when the post-load
+	// rules failed and the dataset's policy KEEP kept the snapshot: the
+	// job succeeds and its phase reads "QUALITY_WARNING: " and what failed.
+	PhaseQualityWarning = "QUALITY_WARNING"
 )
 
 // ObjectReader reads source objects.
@@ -47,14 +55,24 @@ type ObjectWriter interface {
 	Put(ctx context.Context, uri string, body io.Reader) (objects.Info, error)
 }
 
-// TableWriter commits record streams into dataset tables.
+// TableWriter commits record streams into dataset tables, and undoes a
+// load whose post-load quality rules failed (tables.Catalog is one).
 type TableWriter interface {
 	Write(ctx context.Context, id string, mode tables.WriteMode, records array.RecordReader, props map[string]string) (int64, error)
+	// Stats tells whether the table has rows before a load.
+	Stats(ctx context.Context, id string) (tables.Stats, error)
+	// Snapshots tells whether a snapshot is the load's own (its
+	// "lakeplane.job-id" property) before it is rolled back.
+	Snapshots(ctx context.Context, id string) ([]tables.Snapshot, error)
+	// Rollback makes the parent of the current snapshot snapshotID current
+	// again, and returns it.
+	Rollback(ctx context.Context, id string, snapshotID int64) (int64, error)
 }
 
-// QualityGate starts the validation that gates a load.
+// QualityGate starts the quality check of a load: its stream rules run on
+// the rows as they stream, its post-load rules on the new snapshot.
 type QualityGate interface {
-	Start(ctx context.Context, suiteName string, d *dataset.Dataset, target string, header []string, schema *arrow.Schema, kind dqdl.TargetKind) (*quality.Run, error)
+	StartLoad(ctx context.Context, suiteName string, d *dataset.Dataset, source string, header []string, schema *arrow.Schema, intoRows bool) (*quality.LoadGate, error)
 }
 
 // Loader runs INGEST jobs.
@@ -65,7 +83,11 @@ type Loader struct {
 	RejectsDir string // URI prefix under which rejects objects are written
 	Tables     TableWriter
 	// Quality, when set, runs the load's suite (the request's, else the
-	// dataset's) on the rows as they stream, before the commit.
+	// dataset's): its stream rules on the rows as they stream, before the
+	// commit, and its post-load rules on the new snapshot, before the job
+	// succeeds; on a post-load failure the dataset's quality failure
+	// policy rolls the table back (the job fails) or keeps the snapshot
+	// (the job succeeds in phase PhaseQualityWarning).
 	Quality QualityGate
 	// Logger, when set, receives what the loader does besides the load
 	// (the orphan sweep of a reclaimed job); slog.Default() otherwise.
@@ -88,6 +110,10 @@ type JobLister interface {
 // must be to count as older than it: the store's, the storage's and this
 // process's clocks differ a little, and object times can be whole seconds.
 const orphanClockSlack = 10 * time.Second
+
+// jobPropertyKey is the snapshot summary property naming the job whose
+// load made the snapshot.
+const jobPropertyKey = "lakeplane.job-id"
 
 // Run is the jobrun.Executor of INGEST jobs: decode the source object as it
 // streams, write it into the table in one commit, or leave the table as it
@@ -125,15 +151,19 @@ func (l *Loader) Run(ctx context.Context, j *job.Job, progress *jobrun.Progress)
 		rejects.abort(err)
 		return jobrun.Outcome{}, err
 	}
-	var gate *quality.Run
+	var gate *quality.LoadGate
 	if name := cmp.Or(spec.QualitySuite, d.QualitySuite); name != "" && l.Quality != nil {
-		if gate, err = l.Quality.Start(ctx, name, d, spec.SourceURI, dec.Header(), tables.ArrowSchema(d), dqdl.TargetDatasetObject); err != nil {
+		if gate, err = l.startGate(ctx, name, d, spec, dec.Header()); err != nil {
 			rejects.abort(err)
 			return jobrun.Outcome{}, err
 		}
 	}
+	var stream *quality.Run
+	if gate != nil {
+		stream = gate.Stream
+	}
 	progress.SetPhase(PhaseLoading)
-	records := &decodedRecords{gate: gate, jobID: j.ID, ctx: ctx, dec: dec, schema: tables.ArrowSchema(d), onEOF: func() { progress.SetPhase(PhaseCommitting) },
+	records := &decodedRecords{gate: stream, jobID: j.ID, ctx: ctx, dec: dec, schema: tables.ArrowSchema(d), onEOF: func() { progress.SetPhase(PhaseCommitting) },
 		report: func(s csvstream.Stats, written int64) {
 			progress.Update(func(p *job.Progress) {
 				p.BytesRead, p.RowsRead, p.RowsRejected, p.RowsWritten = s.BytesRead, s.RowsRead, s.RowsRejected, written
@@ -145,14 +175,14 @@ func (l *Loader) Run(ctx context.Context, j *job.Job, progress *jobrun.Progress)
 	if spec.Mode == ModeUpsert && spec.DedupeLast {
 		mode = tables.UpsertDedupeLast
 	}
-	snapshot, err := l.Tables.Write(ctx, d.ID, mode, records, map[string]string{"lakeplane.job-id": j.ID})
+	snapshot, err := l.Tables.Write(ctx, d.ID, mode, records, map[string]string{jobPropertyKey: j.ID})
 	if err == nil {
 		err = records.err
 	}
 	var outcome jobrun.Outcome
 	if records.validation != nil {
 		outcome.Validations = []string{records.validation.ID}
-	} else if gate != nil {
+	} else {
 		gate.Abort()
 	}
 	if err != nil {
@@ -163,7 +193,100 @@ func (l *Loader) Run(ctx context.Context, j *job.Job, progress *jobrun.Progress)
 		return outcome, err
 	}
 	outcome.SnapshotID = snapshot
+	if gate.HasPostLoad() {
+		return l.postLoad(ctx, j, d, gate, outcome, progress)
+	}
 	return outcome, nil
+}
+
+// startGate starts the quality check of a load with suite name. An APPEND
+// or UPSERT into a table that has rows makes the suite's uniqueness rules
+// post-load ones (see quality.PostLoad).
+func (l *Loader) startGate(ctx context.Context, name string, d *dataset.Dataset, spec IngestSpec, header []string) (*quality.LoadGate, error) {
+	intoRows := false
+	if spec.Mode != ModeOverwrite {
+		st, err := l.Tables.Stats(ctx, d.ID)
+		if err != nil {
+			return nil, fmt.Errorf("quality gate: %w", err)
+		}
+		intoRows = st.RowCount > 0
+	}
+	return l.Quality.StartLoad(ctx, name, d, spec.SourceURI, header, tables.ArrowSchema(d), intoRows)
+}
+
+// postLoad runs the post-load rules of a committed load on its snapshot
+// (outcome.SnapshotID), links their validation from the job, and when
+// they do not pass (or cannot be run) applies the dataset's policy:
+//
+//   - ROLLBACK (the default): the table goes back to the snapshot before
+//     the load, if the load committed one and nothing was committed on top
+//     of it since, and the job fails with FAILED_PRECONDITION (the
+//     rollback's own error, when it fails, is part of the job's error);
+//   - KEEP: the snapshot stays and the job succeeds, its phase
+//     "QUALITY_WARNING: " and what failed (the job has no message of its
+//     own on success); a post-load run that could not finish (a read
+//     error, a cancellation) is such a warning too rather than a failure,
+//     so that a retried job does not load the same rows twice.
+func (l *Loader) postLoad(ctx context.Context, j *job.Job, d *dataset.Dataset, gate *quality.LoadGate, outcome jobrun.Outcome, progress *jobrun.Progress) (jobrun.Outcome, error) {
+	progress.SetPhase(PhasePostLoad)
+	v, passed, err := gate.PostLoad(ctx, outcome.SnapshotID, j.ID)
+	if v != nil {
+		outcome.Validations = append(outcome.Validations, v.ID)
+	}
+	if err == nil && passed {
+		return outcome, nil
+	}
+	var what string
+	if err != nil {
+		what = fmt.Sprintf("the post-load rules of quality suite %q could not be evaluated on snapshot %d: %v", gate.Suite(), outcome.SnapshotID, err)
+	} else {
+		what = fmt.Sprintf("quality suite %q's post-load rules %s on snapshot %d (validation %s)", v.Suite, v.Outcome, outcome.SnapshotID, v.ID)
+	}
+	log := cmp.Or(l.Logger, slog.Default()).With("job", j.ID, "dataset", d.ID, "snapshot", outcome.SnapshotID)
+	if d.QualityFailurePolicy.Effective() == dataset.PolicyKeep {
+		log.Warn("post-load quality rules did not pass; the snapshot is kept (policy KEEP)", "detail", what)
+		progress.SetPhase(PhaseQualityWarning + ": " + what + "; the snapshot is kept (policy KEEP)")
+		return outcome, nil
+	}
+	progress.SetPhase(PhaseRollingBack)
+	// The verdict stands even when the job is being cancelled or the
+	// server stops: the rollback must not depend on ctx.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	snap := outcome.SnapshotID
+	outcome.SnapshotID = 0
+	own, oerr := l.ownSnapshot(rctx, d.ID, snap, j.ID)
+	switch {
+	case oerr != nil:
+		return outcome, fault.Precondition("%s; the table may keep the load: looking its snapshot up for the rollback failed: %v", what, oerr)
+	case !own:
+		return outcome, fault.Precondition("%s; the load committed no snapshot, so the table is as it was", what)
+	}
+	restored, rerr := l.Tables.Rollback(rctx, d.ID, snap)
+	if rerr != nil {
+		return outcome, fault.Precondition("%s; the table keeps the load: rolling snapshot %d back failed: %v", what, snap, rerr)
+	}
+	log.Warn("post-load quality rules did not pass; the table was rolled back (policy ROLLBACK)", "detail", what, "restored", restored)
+	return outcome, fault.Precondition("%s; the table was rolled back to snapshot %d (policy ROLLBACK)", what, restored)
+}
+
+// ownSnapshot reports whether snapshot of dataset id was committed by job
+// jobID (a load that committed nothing returns the current snapshot,
+// which another writer may have made).
+func (l *Loader) ownSnapshot(ctx context.Context, id string, snapshot int64, jobID string) (bool, error) {
+	if snapshot == 0 {
+		return false, nil
+	}
+	snaps, err := l.Tables.Snapshots(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	for _, s := range snaps {
+		if s.ID == snapshot {
+			return s.Properties[jobPropertyKey] == jobID, nil
+		}
+	}
+	return false, nil
 }
 
 // removeOrphans removes, best-effort, the data files of dataset that no

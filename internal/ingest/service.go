@@ -197,7 +197,7 @@ func (s *Service) ListDatasets(ctx context.Context, pageSize int, pageToken, nam
 }
 
 // Updatable fields of a dataset, by their proto field paths.
-var updatable = []string{"description", "columns", "grade", "domain", "quality_suite", "retention", "subject_key"}
+var updatable = []string{"description", "columns", "grade", "domain", "quality_suite", "quality_failure_policy", "retention", "subject_key"}
 
 // UpdateDataset changes the fields of a dataset named by paths (proto field
 // paths such as "description" or "retention.destroy_after_days"); no paths
@@ -263,6 +263,8 @@ func applyPath(dst, src *dataset.Dataset, path string) error {
 		dst.Domain = src.Domain
 	case "quality_suite":
 		dst.QualitySuite = src.QualitySuite
+	case "quality_failure_policy":
+		dst.QualityFailurePolicy = src.QualityFailurePolicy
 	case "subject_key":
 		dst.SubjectKey = src.SubjectKey
 	case "retention":

@@ -32,9 +32,14 @@ type Objects interface {
 	Get(ctx context.Context, uri string, r *objects.Range) (io.ReadCloser, objects.Info, error)
 }
 
-// Tables reads dataset snapshots for ValidateDataset.
+// Tables reads dataset snapshots for ValidateDataset, the post-load rules
+// of a load and the key sets of ReferentialIntegrity (tables.Catalog is
+// one).
 type Tables interface {
 	Read(ctx context.Context, id string, snapshotID int64, fn func(arrow.RecordBatch) error) (int64, error)
+	// SnapshotRowCount gives a snapshot's row count and id (the current
+	// one's for snapshotID 0), for RowCount of a whole table after a load.
+	SnapshotRowCount(ctx context.Context, id string, snapshotID int64) (rows, snapshot int64, err error)
 }
 
 // Alerts tells someone of the validations that did not pass (see package
@@ -54,12 +59,26 @@ type Service struct {
 	tables  Tables
 	tempDir string
 	alerts  Alerts
+	refs    *tableReferences
 }
 
 // NewService returns a Service; tempDir is where uniqueness checks spill
-// (the system's when empty).
+// (the system's when empty). ReferentialIntegrity rules read the
+// referenced datasets' tables through t, up to DefaultReferenceRowLimit
+// rows each.
 func NewService(s Store, o Objects, t Tables, tempDir string) *Service {
-	return &Service{store: s, objects: o, tables: t, tempDir: tempDir}
+	return &Service{store: s, objects: o, tables: t, tempDir: tempDir,
+		refs: &tableReferences{store: s, tables: t, limit: DefaultReferenceRowLimit}}
+}
+
+// WithReferenceRowLimit sets the most rows of a referenced dataset that a
+// ReferentialIntegrity rule reads into memory (a larger dataset makes the
+// rule ERROR); it returns s. Call it before the service is used.
+func (s *Service) WithReferenceRowLimit(rows int64) *Service {
+	if rows > 0 {
+		s.refs.limit = rows
+	}
+	return s
 }
 
 // WithAlerts makes every validation that does not pass, whichever way it
@@ -176,6 +195,14 @@ func (s *Service) Start(ctx context.Context, suiteName string, d *dataset.Datase
 	if err != nil {
 		return nil, err
 	}
+	return s.start(ctx, suiteName, rs, d, target, schema, kind, eval.Options{Header: header})
+}
+
+// start begins a validation of rs, the rules (or some of them) of suite
+// suiteName; opts gives the header and, after a load, the table's figures.
+// ReferentialIntegrity rules look keys up in the referenced datasets'
+// current snapshots.
+func (s *Service) start(ctx context.Context, suiteName string, rs *dqdl.Ruleset, d *dataset.Dataset, target string, schema *arrow.Schema, kind dqdl.TargetKind, opts eval.Options) (*Run, error) {
 	if err := dqdl.Check(rs, kind); err != nil {
 		return nil, fault.Precondition("suite %q cannot run on %s: %v", suiteName, target, err)
 	}
@@ -188,7 +215,11 @@ func (s *Service) Start(ctx context.Context, suiteName string, d *dataset.Datase
 			return c != nil && (c.PII || col == d.SubjectKey)
 		}
 	}
-	ev, err := eval.New(ctx, rs, schema, eval.Options{Header: header, Masked: masked, TempDir: s.tempDir})
+	opts.Masked, opts.TempDir = masked, s.tempDir
+	if kind != dqdl.TargetObject && s.tables != nil {
+		opts.References = s.refs
+	}
+	ev, err := eval.New(ctx, rs, schema, opts)
 	if err != nil {
 		return nil, fmt.Errorf("suite %q: %w", suiteName, err)
 	}

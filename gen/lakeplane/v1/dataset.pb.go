@@ -22,6 +22,61 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// QualityFailurePolicy decides the fate of a load whose post-load quality
+// rules fail (FAIL or ERROR) on the new snapshot.
+type QualityFailurePolicy int32
+
+const (
+	QualityFailurePolicy_QUALITY_FAILURE_POLICY_UNSPECIFIED QualityFailurePolicy = 0
+	// The table goes back to the snapshot before the load and the job fails
+	// with FAILED_PRECONDITION, the failed validation linked. The default.
+	QualityFailurePolicy_ROLLBACK QualityFailurePolicy = 1
+	// The new snapshot stays and the job succeeds, the failed validation
+	// linked and a warning in the job's phase.
+	QualityFailurePolicy_KEEP QualityFailurePolicy = 2
+)
+
+// Enum value maps for QualityFailurePolicy.
+var (
+	QualityFailurePolicy_name = map[int32]string{
+		0: "QUALITY_FAILURE_POLICY_UNSPECIFIED",
+		1: "ROLLBACK",
+		2: "KEEP",
+	}
+	QualityFailurePolicy_value = map[string]int32{
+		"QUALITY_FAILURE_POLICY_UNSPECIFIED": 0,
+		"ROLLBACK":                           1,
+		"KEEP":                               2,
+	}
+)
+
+func (x QualityFailurePolicy) Enum() *QualityFailurePolicy {
+	p := new(QualityFailurePolicy)
+	*p = x
+	return p
+}
+
+func (x QualityFailurePolicy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (QualityFailurePolicy) Descriptor() protoreflect.EnumDescriptor {
+	return file_lakeplane_v1_dataset_proto_enumTypes[0].Descriptor()
+}
+
+func (QualityFailurePolicy) Type() protoreflect.EnumType {
+	return &file_lakeplane_v1_dataset_proto_enumTypes[0]
+}
+
+func (x QualityFailurePolicy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use QualityFailurePolicy.Descriptor instead.
+func (QualityFailurePolicy) EnumDescriptor() ([]byte, []int) {
+	return file_lakeplane_v1_dataset_proto_rawDescGZIP(), []int{0}
+}
+
 // ColumnType is the logical type of a column.
 type ColumnType int32
 
@@ -75,11 +130,11 @@ func (x ColumnType) String() string {
 }
 
 func (ColumnType) Descriptor() protoreflect.EnumDescriptor {
-	return file_lakeplane_v1_dataset_proto_enumTypes[0].Descriptor()
+	return file_lakeplane_v1_dataset_proto_enumTypes[1].Descriptor()
 }
 
 func (ColumnType) Type() protoreflect.EnumType {
-	return &file_lakeplane_v1_dataset_proto_enumTypes[0]
+	return &file_lakeplane_v1_dataset_proto_enumTypes[1]
 }
 
 func (x ColumnType) Number() protoreflect.EnumNumber {
@@ -88,7 +143,7 @@ func (x ColumnType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ColumnType.Descriptor instead.
 func (ColumnType) EnumDescriptor() ([]byte, []int) {
-	return file_lakeplane_v1_dataset_proto_rawDescGZIP(), []int{0}
+	return file_lakeplane_v1_dataset_proto_rawDescGZIP(), []int{1}
 }
 
 // Transform is an Iceberg partition transform.
@@ -137,11 +192,11 @@ func (x Transform) String() string {
 }
 
 func (Transform) Descriptor() protoreflect.EnumDescriptor {
-	return file_lakeplane_v1_dataset_proto_enumTypes[1].Descriptor()
+	return file_lakeplane_v1_dataset_proto_enumTypes[2].Descriptor()
 }
 
 func (Transform) Type() protoreflect.EnumType {
-	return &file_lakeplane_v1_dataset_proto_enumTypes[1]
+	return &file_lakeplane_v1_dataset_proto_enumTypes[2]
 }
 
 func (x Transform) Number() protoreflect.EnumNumber {
@@ -150,7 +205,7 @@ func (x Transform) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Transform.Descriptor instead.
 func (Transform) EnumDescriptor() ([]byte, []int) {
-	return file_lakeplane_v1_dataset_proto_rawDescGZIP(), []int{1}
+	return file_lakeplane_v1_dataset_proto_rawDescGZIP(), []int{2}
 }
 
 // Encoding is the character encoding of a text object.
@@ -190,11 +245,11 @@ func (x Encoding) String() string {
 }
 
 func (Encoding) Descriptor() protoreflect.EnumDescriptor {
-	return file_lakeplane_v1_dataset_proto_enumTypes[2].Descriptor()
+	return file_lakeplane_v1_dataset_proto_enumTypes[3].Descriptor()
 }
 
 func (Encoding) Type() protoreflect.EnumType {
-	return &file_lakeplane_v1_dataset_proto_enumTypes[2]
+	return &file_lakeplane_v1_dataset_proto_enumTypes[3]
 }
 
 func (x Encoding) Number() protoreflect.EnumNumber {
@@ -203,7 +258,7 @@ func (x Encoding) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Encoding.Descriptor instead.
 func (Encoding) EnumDescriptor() ([]byte, []int) {
-	return file_lakeplane_v1_dataset_proto_rawDescGZIP(), []int{2}
+	return file_lakeplane_v1_dataset_proto_rawDescGZIP(), []int{3}
 }
 
 // Dataset is one governed table of the lake: an Apache Iceberg table with its
@@ -233,11 +288,16 @@ type Dataset struct {
 	SizeBytes         int64 `protobuf:"varint,14,opt,name=size_bytes,json=sizeBytes,proto3" json:"size_bytes,omitempty"`
 	// Changes on every update. An update or delete that carries an etag is
 	// refused when the etag is stale.
-	Etag          string                 `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Etag       string                 `protobuf:"bytes,15,opt,name=etag,proto3" json:"etag,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,16,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// What happens when the post-load rules of the quality suite (those that
+	// need the whole table: RowCount of the table, ReferentialIntegrity,
+	// uniqueness across old and new rows) fail on the snapshot a load made.
+	// Unspecified means ROLLBACK.
+	QualityFailurePolicy QualityFailurePolicy `protobuf:"varint,18,opt,name=quality_failure_policy,json=qualityFailurePolicy,proto3,enum=lakeplane.v1.QualityFailurePolicy" json:"quality_failure_policy,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
 }
 
 func (x *Dataset) Reset() {
@@ -387,6 +447,13 @@ func (x *Dataset) GetUpdateTime() *timestamppb.Timestamp {
 		return x.UpdateTime
 	}
 	return nil
+}
+
+func (x *Dataset) GetQualityFailurePolicy() QualityFailurePolicy {
+	if x != nil {
+		return x.QualityFailurePolicy
+	}
+	return QualityFailurePolicy_QUALITY_FAILURE_POLICY_UNSPECIFIED
 }
 
 // Column is one column of a dataset.
@@ -722,7 +789,7 @@ var File_lakeplane_v1_dataset_proto protoreflect.FileDescriptor
 
 const file_lakeplane_v1_dataset_proto_rawDesc = "" +
 	"\n" +
-	"\x1alakeplane/v1/dataset.proto\x12\flakeplane.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x91\x05\n" +
+	"\x1alakeplane/v1/dataset.proto\x12\flakeplane.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x05\n" +
 	"\aDataset\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12.\n" +
@@ -747,7 +814,8 @@ const file_lakeplane_v1_dataset_proto_rawDesc = "" +
 	"\vcreate_time\x18\x10 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"createTime\x12;\n" +
 	"\vupdate_time\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"\xf6\x01\n" +
+	"updateTime\x12X\n" +
+	"\x16quality_failure_policy\x18\x12 \x01(\x0e2\".lakeplane.v1.QualityFailurePolicyR\x14qualityFailurePolicy\"\xf6\x01\n" +
 	"\x06Column\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12,\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x18.lakeplane.v1.ColumnTypeR\x04type\x12\x1c\n" +
@@ -776,7 +844,11 @@ const file_lakeplane_v1_dataset_proto_rawDesc = "" +
 	"\vdate_format\x18\x06 \x01(\tR\n" +
 	"dateFormat\x12)\n" +
 	"\x10timestamp_format\x18\a \x01(\tR\x0ftimestampFormatB\t\n" +
-	"\a_header*\x8a\x01\n" +
+	"\a_header*V\n" +
+	"\x14QualityFailurePolicy\x12&\n" +
+	"\"QUALITY_FAILURE_POLICY_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bROLLBACK\x10\x01\x12\b\n" +
+	"\x04KEEP\x10\x02*\x8a\x01\n" +
 	"\n" +
 	"ColumnType\x12\x1b\n" +
 	"\x17COLUMN_TYPE_UNSPECIFIED\x10\x00\x12\n" +
@@ -818,33 +890,35 @@ func file_lakeplane_v1_dataset_proto_rawDescGZIP() []byte {
 	return file_lakeplane_v1_dataset_proto_rawDescData
 }
 
-var file_lakeplane_v1_dataset_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_lakeplane_v1_dataset_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
 var file_lakeplane_v1_dataset_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_lakeplane_v1_dataset_proto_goTypes = []any{
-	(ColumnType)(0),               // 0: lakeplane.v1.ColumnType
-	(Transform)(0),                // 1: lakeplane.v1.Transform
-	(Encoding)(0),                 // 2: lakeplane.v1.Encoding
-	(*Dataset)(nil),               // 3: lakeplane.v1.Dataset
-	(*Column)(nil),                // 4: lakeplane.v1.Column
-	(*PartitionField)(nil),        // 5: lakeplane.v1.PartitionField
-	(*Retention)(nil),             // 6: lakeplane.v1.Retention
-	(*CsvFormat)(nil),             // 7: lakeplane.v1.CsvFormat
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(QualityFailurePolicy)(0),     // 0: lakeplane.v1.QualityFailurePolicy
+	(ColumnType)(0),               // 1: lakeplane.v1.ColumnType
+	(Transform)(0),                // 2: lakeplane.v1.Transform
+	(Encoding)(0),                 // 3: lakeplane.v1.Encoding
+	(*Dataset)(nil),               // 4: lakeplane.v1.Dataset
+	(*Column)(nil),                // 5: lakeplane.v1.Column
+	(*PartitionField)(nil),        // 6: lakeplane.v1.PartitionField
+	(*Retention)(nil),             // 7: lakeplane.v1.Retention
+	(*CsvFormat)(nil),             // 8: lakeplane.v1.CsvFormat
+	(*timestamppb.Timestamp)(nil), // 9: google.protobuf.Timestamp
 }
 var file_lakeplane_v1_dataset_proto_depIdxs = []int32{
-	4, // 0: lakeplane.v1.Dataset.columns:type_name -> lakeplane.v1.Column
-	5, // 1: lakeplane.v1.Dataset.partition_by:type_name -> lakeplane.v1.PartitionField
-	6, // 2: lakeplane.v1.Dataset.retention:type_name -> lakeplane.v1.Retention
-	8, // 3: lakeplane.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
-	8, // 4: lakeplane.v1.Dataset.update_time:type_name -> google.protobuf.Timestamp
-	0, // 5: lakeplane.v1.Column.type:type_name -> lakeplane.v1.ColumnType
-	1, // 6: lakeplane.v1.PartitionField.transform:type_name -> lakeplane.v1.Transform
-	2, // 7: lakeplane.v1.CsvFormat.encoding:type_name -> lakeplane.v1.Encoding
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	5, // 0: lakeplane.v1.Dataset.columns:type_name -> lakeplane.v1.Column
+	6, // 1: lakeplane.v1.Dataset.partition_by:type_name -> lakeplane.v1.PartitionField
+	7, // 2: lakeplane.v1.Dataset.retention:type_name -> lakeplane.v1.Retention
+	9, // 3: lakeplane.v1.Dataset.create_time:type_name -> google.protobuf.Timestamp
+	9, // 4: lakeplane.v1.Dataset.update_time:type_name -> google.protobuf.Timestamp
+	0, // 5: lakeplane.v1.Dataset.quality_failure_policy:type_name -> lakeplane.v1.QualityFailurePolicy
+	1, // 6: lakeplane.v1.Column.type:type_name -> lakeplane.v1.ColumnType
+	2, // 7: lakeplane.v1.PartitionField.transform:type_name -> lakeplane.v1.Transform
+	3, // 8: lakeplane.v1.CsvFormat.encoding:type_name -> lakeplane.v1.Encoding
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_lakeplane_v1_dataset_proto_init() }
@@ -859,7 +933,7 @@ func file_lakeplane_v1_dataset_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lakeplane_v1_dataset_proto_rawDesc), len(file_lakeplane_v1_dataset_proto_rawDesc)),
-			NumEnums:      3,
+			NumEnums:      4,
 			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,

@@ -25,7 +25,9 @@ func FromProto(p *lakeplanev1.Dataset) *dataset.Dataset {
 		Domain:       p.GetDomain(),
 		SubjectKey:   p.GetSubjectKey(),
 		QualitySuite: p.GetQualitySuite(),
-		Etag:         p.GetEtag(),
+		QualityFailurePolicy: EnumName[dataset.QualityFailurePolicy](p.GetQualityFailurePolicy(),
+			lakeplanev1.QualityFailurePolicy_QUALITY_FAILURE_POLICY_UNSPECIFIED),
+		Etag: p.GetEtag(),
 		Retention: dataset.Retention{
 			SeparateAfterColumn: p.GetRetention().GetSeparateAfterColumn(),
 			SeparateAfterDays:   int(p.GetRetention().GetSeparateAfterDays()),
@@ -80,7 +82,9 @@ func ToProto(d *dataset.Dataset) *lakeplanev1.Dataset {
 		Domain:       d.Domain,
 		SubjectKey:   d.SubjectKey,
 		QualitySuite: d.QualitySuite,
-		Etag:         d.Etag,
+		QualityFailurePolicy: lakeplanev1.QualityFailurePolicy(
+			lakeplanev1.QualityFailurePolicy_value[string(d.QualityFailurePolicy)]),
+		Etag: d.Etag,
 	}
 	if !d.CreateTime.IsZero() {
 		p.CreateTime, p.UpdateTime = timestamppb.New(d.CreateTime), timestamppb.New(d.UpdateTime)

@@ -16,6 +16,11 @@ import (
 
 const microsPerDay = 86400_000_000
 
+// ValueText is the text of row i of a as rules compare and report it (the
+// form ReferenceSet.Contains is given): NULL for a null, decimals with
+// their scale, dates 2006-01-02, timestamps RFC 3339 in UTC.
+func ValueText(a arrow.Array, i int) string { return text(a, i) }
+
 // text renders value i of a as the CSV decoder reads it back: decimals with
 // their scale, dates as 2006-01-02, timestamps as RFC 3339 in UTC.
 func text(a arrow.Array, i int) string {

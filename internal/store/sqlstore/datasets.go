@@ -62,7 +62,9 @@ type datasetSpec struct {
 	Domain       string          `json:"domain,omitempty"`
 	SubjectKey   string          `json:"subjectKey,omitempty"`
 	QualitySuite string          `json:"qualitySuite,omitempty"`
-	Retention    retentionSpec   `json:"retention"`
+	// QualityFailurePolicy is "ROLLBACK", "KEEP" or absent (ROLLBACK).
+	QualityFailurePolicy dataset.QualityFailurePolicy `json:"qualityFailurePolicy,omitempty"`
+	Retention            retentionSpec                `json:"retention"`
 }
 
 // columnSpec is the stored form of a dataset.Column.
@@ -94,15 +96,16 @@ type retentionSpec struct {
 // encodeSpec renders the stored part of d as JSON.
 func encodeSpec(d *dataset.Dataset) (string, error) {
 	sp := datasetSpec{
-		Description:  d.Description,
-		PrimaryKey:   d.PrimaryKey,
-		Grade:        d.Grade,
-		Domain:       d.Domain,
-		SubjectKey:   d.SubjectKey,
-		QualitySuite: d.QualitySuite,
-		Retention:    retentionSpec(d.Retention),
-		Columns:      convert(d.Columns, func(c dataset.Column) columnSpec { return columnSpec(c) }),
-		PartitionBy:  convert(d.PartitionBy, func(p dataset.PartitionField) partitionSpec { return partitionSpec(p) }),
+		Description:          d.Description,
+		PrimaryKey:           d.PrimaryKey,
+		Grade:                d.Grade,
+		Domain:               d.Domain,
+		SubjectKey:           d.SubjectKey,
+		QualitySuite:         d.QualitySuite,
+		QualityFailurePolicy: d.QualityFailurePolicy,
+		Retention:            retentionSpec(d.Retention),
+		Columns:              convert(d.Columns, func(c dataset.Column) columnSpec { return columnSpec(c) }),
+		PartitionBy:          convert(d.PartitionBy, func(p dataset.PartitionField) partitionSpec { return partitionSpec(p) }),
 	}
 	b, err := json.Marshal(sp)
 	if err != nil {
@@ -123,6 +126,7 @@ func decodeSpec(d *dataset.Dataset, spec []byte) error {
 	d.Domain = sp.Domain
 	d.SubjectKey = sp.SubjectKey
 	d.QualitySuite = sp.QualitySuite
+	d.QualityFailurePolicy = sp.QualityFailurePolicy
 	d.Retention = dataset.Retention(sp.Retention)
 	d.Columns = convert(sp.Columns, func(c columnSpec) dataset.Column { return dataset.Column(c) })
 	d.PartitionBy = convert(sp.PartitionBy, func(p partitionSpec) dataset.PartitionField { return dataset.PartitionField(p) })

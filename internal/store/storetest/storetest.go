@@ -88,6 +88,8 @@ func FullDataset(id string) *dataset.Dataset {
 		Domain:       "sales",
 		SubjectKey:   "client_id",
 		QualitySuite: "clients_v1",
+		// Not the default, so that a store dropping it shows.
+		QualityFailurePolicy: dataset.PolicyKeep,
 		Retention: dataset.Retention{
 			SeparateAfterColumn: "ended_at",
 			SeparateAfterDays:   30,
