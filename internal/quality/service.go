@@ -308,24 +308,55 @@ func (s *Service) ValidateObject(ctx context.Context, suiteName, uri, datasetID 
 	if err != nil {
 		return nil, err
 	}
-	for {
-		rec, err := dec.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			run.Abort()
-			return nil, err
-		}
-		err = run.Add(ctx, rec)
-		rec.Release()
-		if err != nil {
-			run.Abort()
-			return nil, err
-		}
+	if err := evaluateDecoded(ctx, dec, run); err != nil {
+		run.Abort()
+		return nil, err
 	}
 	v, _, err := run.Finish(ctx, "")
 	return v, err
+}
+
+// evaluateDecoded feeds every batch of dec to run, decoding the next batch
+// on another goroutine while the current one is evaluated.
+func evaluateDecoded(ctx context.Context, dec *csvstream.Decoder, run *Run) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan arrow.RecordBatch, 2)
+	decodeErr := make(chan error, 1)
+	go func() {
+		defer close(batches)
+		for {
+			rec, err := dec.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				decodeErr <- nil
+				return
+			}
+			if err != nil {
+				decodeErr <- err
+				return
+			}
+			select {
+			case batches <- rec:
+			case <-ctx.Done():
+				rec.Release()
+				decodeErr <- ctx.Err()
+				return
+			}
+		}
+	}()
+	var evalErr error
+	for rec := range batches {
+		if evalErr == nil {
+			if evalErr = run.Add(ctx, rec); evalErr != nil {
+				cancel()
+			}
+		}
+		rec.Release()
+	}
+	if evalErr != nil {
+		return evalErr
+	}
+	return <-decodeErr
 }
 
 // ValidateDataset runs a suite over a snapshot of a dataset's table (the
