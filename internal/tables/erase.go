@@ -95,28 +95,7 @@ func (c *Catalog) DeleteWhere(ctx context.Context, id, column string, values []s
 		}
 		return nil
 	})
-	if err != nil {
-		if !w.outcomeUnknown {
-			w.removeWritten(ctx, tbl)
-		}
-		return DeleteStats{}, fmt.Errorf("dataset %s: delete: %w", id, err)
-	}
-	st.SnapshotID = snap
-	if st.FilesRewritten == 0 {
-		return st, nil
-	}
-	st.DeleteSnapshotID = snap
-	if tbl, err = c.load(ctx, id); err != nil {
-		return st, fmt.Errorf("dataset %s: deleted, but reading the table back failed: %w", id, err)
-	}
-	if s := tbl.SnapshotByID(snap); s != nil {
-		st.RowsDeleted = summaryInt(s, "deleted-records") - summaryInt(s, "added-records")
-	}
-	if snap, err = c.rewriteManifests(ctx, id); err != nil {
-		return st, fmt.Errorf("dataset %s: deleted, but rewriting its manifests failed: %w", id, err)
-	}
-	st.SnapshotID = snap
-	return st, nil
+	return c.finishDelete(ctx, id, tbl, w, snap, st, err)
 }
 
 // maintenanceWriter is the writer of a rewrite of tbl (a delete, a
@@ -219,4 +198,34 @@ func uniqueStrings(values []string) []string {
 		}
 	}
 	return out
+}
+
+// finishDelete completes a copy-on-write delete that committed snapshot
+// snap, or failed with err: after a failure it removes what the attempt
+// wrote (unless the commit's outcome is unknown); after a commit it counts
+// the rows deleted and rewrites the manifests, so that no delete entry keeps
+// the removed files' bounds (and with them the deleted values).
+func (c *Catalog) finishDelete(ctx context.Context, id string, tbl *table.Table, w *writer, snap int64, st DeleteStats, err error) (DeleteStats, error) {
+	if err != nil {
+		if !w.outcomeUnknown {
+			w.removeWritten(ctx, tbl)
+		}
+		return DeleteStats{}, fmt.Errorf("dataset %s: delete: %w", id, err)
+	}
+	st.SnapshotID = snap
+	if st.FilesRewritten == 0 {
+		return st, nil
+	}
+	st.DeleteSnapshotID = snap
+	if tbl, err = c.load(ctx, id); err != nil {
+		return st, fmt.Errorf("dataset %s: deleted, but reading the table back failed: %w", id, err)
+	}
+	if s := tbl.SnapshotByID(snap); s != nil {
+		st.RowsDeleted = summaryInt(s, "deleted-records") - summaryInt(s, "added-records")
+	}
+	if snap, err = c.rewriteManifests(ctx, id); err != nil {
+		return st, fmt.Errorf("dataset %s: deleted, but rewriting its manifests failed: %w", id, err)
+	}
+	st.SnapshotID = snap
+	return st, nil
 }

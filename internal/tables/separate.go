@@ -3,9 +3,7 @@ package tables
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"strconv"
@@ -16,8 +14,6 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
@@ -239,28 +235,7 @@ func (c *Catalog) DeleteBefore(ctx context.Context, id string, cond Before, with
 		}
 		return tx.ReplaceDataFilesWithDataFiles(ctx, del, add, w.props, table.WithoutDuplicateCheck())
 	})
-	if err != nil {
-		if !w.outcomeUnknown {
-			w.removeWritten(ctx, tbl)
-		}
-		return DeleteStats{}, fmt.Errorf("dataset %s: delete: %w", id, err)
-	}
-	st.SnapshotID = snap
-	if st.FilesRewritten == 0 {
-		return st, nil
-	}
-	st.DeleteSnapshotID = snap
-	if tbl, err = c.load(ctx, id); err != nil {
-		return st, fmt.Errorf("dataset %s: deleted, but reading the table back failed: %w", id, err)
-	}
-	if s := tbl.SnapshotByID(snap); s != nil {
-		st.RowsDeleted = summaryInt(s, "deleted-records") - summaryInt(s, "added-records")
-	}
-	if snap, err = c.rewriteManifests(ctx, id); err != nil {
-		return st, fmt.Errorf("dataset %s: deleted, but rewriting its manifests failed: %w", id, err)
-	}
-	st.SnapshotID = snap
-	return st, nil
+	return c.finishDelete(ctx, id, tbl, w, snap, st, err)
 }
 
 // dataFilesOf returns the paths of the live data files of snapshot id.
@@ -564,51 +539,12 @@ func (p beforePred) rewrite(ctx context.Context, w *writer, tbl *table.Table, df
 // parquetMatches reports whether a Parquet file's column (found by field
 // id, else by name) holds a matching row; a file without it holds none.
 func (p beforePred) parquetMatches(ctx context.Context, fsys icebergio.IO, path string) (bool, error) {
-	fh, err := fsys.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer fh.Close()
-	pf, err := file.NewParquetReader(fh)
-	if err != nil {
-		return false, fmt.Errorf("read parquet: %w", err)
-	}
-	defer pf.Close()
-	sc := pf.MetaData().Schema
-	col := sc.ColumnIndexByName(p.field.Name)
-	for i := 0; i < sc.NumColumns(); i++ {
-		if sc.Column(i).SchemaNode().FieldID() == int32(p.field.ID) {
-			col = i
-			break
-		}
-	}
-	if col < 0 {
-		return false, nil
-	}
-	fr, err := pqarrow.NewFileReader(pf, pqarrow.ArrowReadProperties{BatchSize: 64 << 10}, memory.DefaultAllocator)
-	if err != nil {
-		return false, fmt.Errorf("read parquet: %w", err)
-	}
-	rr, err := fr.GetRecordReader(ctx, []int{col}, nil)
-	if err != nil {
-		return false, fmt.Errorf("read parquet column %s: %w", p.field.Name, err)
-	}
-	defer rr.Release()
-	for rr.Next() {
-		if err := ctx.Err(); err != nil {
-			return false, context.Cause(ctx)
-		}
-		m, n, err := p.mask(rr.RecordBatch().Column(0), true)
+	return anyInParquetColumn(ctx, fsys, path, p.field, func(col arrow.Array) (bool, error) {
+		m, n, err := p.mask(col, true)
 		if err != nil {
 			return false, err
 		}
 		m.Release()
-		if n > 0 {
-			return true, nil
-		}
-	}
-	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
-		return false, fmt.Errorf("read parquet column %s: %w", p.field.Name, err)
-	}
-	return false, nil
+		return n > 0, nil
+	})
 }

@@ -266,6 +266,27 @@ func scanParquetColumn(ctx context.Context, fsys icebergio.IO, path string, f ic
 // else by name) in a Parquet file holds one of keys. A file without the
 // column holds none.
 func parquetHolds(ctx context.Context, fsys icebergio.IO, path string, f iceberg.NestedField, keys *keySet) (bool, error) {
+	return anyInParquetColumn(ctx, fsys, path, f, func(arr arrow.Array) (bool, error) {
+		for row := 0; row < arr.Len(); row++ {
+			if arr.IsNull(row) {
+				continue
+			}
+			h, err := keys.hasher.hash([]arrow.Array{arr}, row)
+			if err != nil {
+				return false, fmt.Errorf("column %s: %w", f.Name, err)
+			}
+			if keys.contains(h) {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// anyInParquetColumn streams the column of field f (found by field id,
+// else by name) of a Parquet file, chunk by chunk, until found reports a
+// hit. A file without the column has none.
+func anyInParquetColumn(ctx context.Context, fsys icebergio.IO, path string, f iceberg.NestedField, found func(arrow.Array) (bool, error)) (bool, error) {
 	fh, err := fsys.Open(path)
 	if err != nil {
 		return false, err
@@ -303,18 +324,8 @@ func parquetHolds(ctx context.Context, fsys icebergio.IO, path string, f iceberg
 		if err := ctx.Err(); err != nil {
 			return false, context.Cause(ctx)
 		}
-		arr := rr.RecordBatch().Column(0)
-		for row := 0; row < arr.Len(); row++ {
-			if arr.IsNull(row) {
-				continue
-			}
-			h, err := keys.hasher.hash([]arrow.Array{arr}, row)
-			if err != nil {
-				return false, fmt.Errorf("column %s: %w", f.Name, err)
-			}
-			if keys.contains(h) {
-				return true, nil
-			}
+		if hit, err := found(rr.RecordBatch().Column(0)); err != nil || hit {
+			return hit, err
 		}
 	}
 	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
