@@ -28,6 +28,7 @@ import (
 	"golang.org/x/text/transform"
 
 	"github.com/lakeplane/lakeplane/internal/fault"
+	"github.com/lakeplane/lakeplane/internal/pii"
 )
 
 // Decoder reads record batches from a CSV stream. Next is not safe for
@@ -528,7 +529,7 @@ func (d *Decoder) isNull(v []byte, k kind) bool {
 func (d *Decoder) valueError(c *colState, rec [][]byte, line int64, v []byte, reason string) *RowError {
 	value := string(v)
 	if c.pii {
-		value = mask(value)
+		value = pii.Mask(value)
 	}
 	return &RowError{Line: line, Column: c.name, Value: value, Reason: reason, Raw: d.raw(rec, false), hasValue: true}
 }
@@ -540,7 +541,7 @@ func (d *Decoder) raw(rec [][]byte, maskAll bool) []string {
 	for i, f := range rec {
 		out[i] = string(f)
 		if maskAll || (i < len(d.fieldPII) && d.fieldPII[i]) {
-			out[i] = mask(out[i])
+			out[i] = pii.Mask(out[i])
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/lakeplane/lakeplane/internal/pii"
 )
 
 func TestParseInt(t *testing.T) {
@@ -277,7 +278,7 @@ func TestMask(t *testing.T) {
 		{"남궁민수진", "남***진"},
 	}
 	for _, tt := range tests {
-		if got := mask(tt.in); got != tt.want {
+		if got := pii.Mask(tt.in); got != tt.want {
 			t.Errorf("mask(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}

@@ -3,7 +3,6 @@ package csvstream
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/lakeplane/lakeplane/internal/fault"
 )
@@ -60,16 +59,3 @@ func (e *RowError) AsFault() *fault.FieldError {
 
 // Unwrap lets errors.As and fault.FieldErrors find the FieldError.
 func (e *RowError) Unwrap() error { return e.AsFault() }
-
-// mask hides a PII value: its length stays visible, and for values of five
-// runes or more the first and last rune, e.g. "9************7" for a
-// resident registration number. Shorter values are all stars.
-func mask(v string) string {
-	n := utf8.RuneCountInString(v)
-	if n <= 4 {
-		return strings.Repeat("*", n)
-	}
-	first, _ := utf8.DecodeRuneInString(v)
-	last, _ := utf8.DecodeLastRuneInString(v)
-	return string(first) + strings.Repeat("*", n-2) + string(last)
-}

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/zeebo/xxh3"
 
+	"github.com/lakeplane/lakeplane/internal/pii"
 	"github.com/lakeplane/lakeplane/internal/quality/dqdl"
 )
 
@@ -31,7 +32,7 @@ func (s *sampler) take(row int64, v string) {
 		return
 	}
 	if s.mask && v != "NULL" {
-		v = mask(v)
+		v = pii.Mask(v)
 	}
 	s.samples = append(s.samples, Sample{Row: row, Value: v})
 }
@@ -462,7 +463,7 @@ func (k *keyCollector) sampleValue(e entry) string {
 		}
 	}
 	if k.mask {
-		v = mask(v)
+		v = pii.Mask(v)
 	}
 	return v
 }

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -46,18 +45,6 @@ func text(a arrow.Array, i int) string {
 		return time.UnixMicro(int64(a.Value(i))).UTC().Format(time.RFC3339Nano)
 	}
 	return a.ValueStr(i)
-}
-
-// mask hides a value as the CSV decoder's errors do: its length stays
-// visible, and for values of five runes or more the first and last rune.
-func mask(v string) string {
-	n := utf8.RuneCountInString(v)
-	if n <= 4 {
-		return strings.Repeat("*", n)
-	}
-	first, _ := utf8.DecodeRuneInString(v)
-	last, _ := utf8.DecodeLastRuneInString(v)
-	return string(first) + strings.Repeat("*", n-2) + string(last)
 }
 
 // typeName is the DQDL name of an Arrow type, as ColumnDataType compares
