@@ -17,11 +17,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -77,54 +74,27 @@ func bench(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	work := *dir
-	if work == "" {
-		tmp, err := os.MkdirTemp("", "lakebench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		work = tmp
-	}
-	src := *csvPath
-	if src == "" {
-		src = filepath.Join(work, "customers.csv")
-		start := time.Now()
-		f, err := os.Create(src)
-		if err != nil {
-			return err
-		}
-		n, err := benchdata.WriteCSV(f, *rows)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("generate %s: %w", src, err)
-		}
-		fmt.Printf("generated %d rows, %.1f MB in %v\n", *rows, float64(n)/1e6, time.Since(start).Round(time.Millisecond))
-	}
-	self, err := os.Executable()
+	work, cleanup, err := workDir(*dir, "lakebench-")
 	if err != nil {
 		return err
+	}
+	defer cleanup()
+	src := *csvPath
+	if src == "" {
+		if src, err = generateCSV(work, *rows); err != nil {
+			return err
+		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "GOMAXPROCS\trows\tMB\tseconds\trows/s\tMB/s\tpeak RSS MiB\t")
 	for i, procs := range []int{runtime.NumCPU(), 1} {
-		runDir := filepath.Join(work, fmt.Sprintf("run-%d", i))
-		cmd := exec.Command(self, "run-once", "--csv", src, "--dir", runDir)
-		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("run with GOMAXPROCS=%d: %w", procs, err)
-		}
 		var r result
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("run with GOMAXPROCS=%d printed %q: %w", procs, out, err)
+		peak, err := runChild(procs, &r, "run-once", "--csv", src, "--dir", filepath.Join(work, fmt.Sprintf("run-%d", i)))
+		if err != nil {
+			return err
 		}
-		peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
 		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.2f\t%.0f\t%.1f\t%.0f\t\n", procs, r.Rows, float64(r.Bytes)/1e6, r.Seconds,
-			float64(r.Rows)/r.Seconds, float64(r.Bytes)/1e6/r.Seconds, float64(peak)/1024)
+			float64(r.Rows)/r.Seconds, float64(r.Bytes)/1e6/r.Seconds, peak)
 	}
 	return tw.Flush()
 }

@@ -24,7 +24,6 @@ import (
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
 	"github.com/lakeplane/lakeplane/internal/auth"
-	"github.com/lakeplane/lakeplane/internal/benchdata"
 	"github.com/lakeplane/lakeplane/internal/objects"
 	"github.com/lakeplane/lakeplane/internal/server"
 	"github.com/lakeplane/lakeplane/internal/storage"
@@ -174,31 +173,15 @@ func storageSource(csvPath string, rows int) (string, func(), error) {
 		}
 		return abs, func() {}, nil
 	}
-	tmp, err := os.MkdirTemp("", "lakebench-storage-")
+	tmp, cleanup, err := workDir("", "lakebench-storage-")
 	if err != nil {
-		return "", nil, fmt.Errorf("work directory: %w", err)
+		return "", nil, err
 	}
-	cleanup := func() { os.RemoveAll(tmp) }
-	if tmp, err = filepath.EvalSymlinks(tmp); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("work directory: %w", err)
-	}
-	src := filepath.Join(tmp, "customers.csv")
-	start := time.Now()
-	f, err := os.Create(src)
+	src, err := generateCSV(tmp, rows)
 	if err != nil {
 		cleanup()
-		return "", nil, fmt.Errorf("generate: %w", err)
+		return "", nil, err
 	}
-	n, err := benchdata.WriteCSV(f, rows)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("generate %s: %w", src, err)
-	}
-	fmt.Printf("generated %d rows, %.1f MB in %v\n", rows, float64(n)/1e6, time.Since(start).Round(time.Millisecond))
 	return src, cleanup, nil
 }
 

@@ -7,11 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -72,54 +70,27 @@ func validateBench(args []string) error {
 	if *once {
 		return validateOnce(context.Background(), *csvPath, *dir)
 	}
-	work := *dir
-	if work == "" {
-		tmp, err := os.MkdirTemp("", "lakebench-validate-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		work = tmp
-	}
-	src := *csvPath
-	if src == "" {
-		src = filepath.Join(work, "customers.csv")
-		start := time.Now()
-		f, err := os.Create(src)
-		if err != nil {
-			return err
-		}
-		n, err := benchdata.WriteCSV(f, *rows)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("generate %s: %w", src, err)
-		}
-		fmt.Printf("generated %d rows, %.1f MB in %v\n", *rows, float64(n)/1e6, time.Since(start).Round(time.Millisecond))
-	}
-	self, err := os.Executable()
+	work, cleanup, err := workDir(*dir, "lakebench-validate-")
 	if err != nil {
 		return err
+	}
+	defer cleanup()
+	src := *csvPath
+	if src == "" {
+		if src, err = generateCSV(work, *rows); err != nil {
+			return err
+		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "GOMAXPROCS\trows\tMB\tseconds\trows/s\tMB/s\tpeak RSS MiB\toutcome\t")
 	for i, procs := range []int{2, 1} {
-		runDir := filepath.Join(work, fmt.Sprintf("validate-%d", i))
-		cmd := exec.Command(self, "validate", "--once", "--csv", src, "--dir", runDir)
-		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("validate with GOMAXPROCS=%d: %w", procs, err)
-		}
 		var r validateResult
-		if err := json.Unmarshal(out, &r); err != nil {
-			return fmt.Errorf("validate with GOMAXPROCS=%d printed %q: %w", procs, out, err)
+		peak, err := runChild(procs, &r, "validate", "--once", "--csv", src, "--dir", filepath.Join(work, fmt.Sprintf("validate-%d", i)))
+		if err != nil {
+			return err
 		}
-		peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
 		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.2f\t%.0f\t%.1f\t%.0f\t%s\t\n", procs, r.Rows, float64(r.Bytes)/1e6, r.Seconds,
-			float64(r.Rows)/r.Seconds, float64(r.Bytes)/1e6/r.Seconds, float64(peak)/1024, r.Outcome)
+			float64(r.Rows)/r.Seconds, float64(r.Bytes)/1e6/r.Seconds, peak, r.Outcome)
 	}
 	return tw.Flush()
 }
