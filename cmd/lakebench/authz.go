@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -25,12 +24,10 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
-	"github.com/lakeplane/lakeplane/internal/auth"
 	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/govern"
 	"github.com/lakeplane/lakeplane/internal/server"
 	"github.com/lakeplane/lakeplane/internal/store/sqlite"
-	"github.com/lakeplane/lakeplane/internal/telemetry"
 )
 
 // authzCatalog is the generated catalog: its datasets and, per table, the
@@ -376,30 +373,15 @@ type grpcMeasured struct {
 // authentication off) and calls CheckAccess from concurrent clients until
 // maxCalls calls or maxTime.
 func measureGRPC(ctx context.Context, svc *govern.Service, qs []authzQuery, clients, maxCalls int, maxTime time.Duration) (*grpcMeasured, error) {
-	tel, err := telemetry.Setup(ctx, "lakebench", func(string) string { return "" })
+	addr, stop, err := serveInProcess(ctx, server.Services{Grants: govern.NewHandler(svc)})
 	if err != nil {
 		return nil, err
 	}
-	defer tel.Shutdown(context.Background())
-	srv, err := server.New(ctx, server.Options{
-		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth.Local{}, Telemetry: tel,
-		Ready: func(context.Context) error { return nil },
-	}, server.Services{Grants: govern.NewHandler(svc)})
-	if err != nil {
-		return nil, err
-	}
-	sctx, stop := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(sctx) }()
-	defer func() {
-		stop()
-		<-served
-	}()
+	defer stop()
 	// A few connections, shared by the clients, as a portal's pool would.
 	conns := make([]*grpc.ClientConn, min(clients, 4))
 	for i := range conns {
-		if conns[i], err = grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
+		if conns[i], err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 			return nil, err
 		}
 		defer conns[i].Close()

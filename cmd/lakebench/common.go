@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,7 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lakeplane/lakeplane/internal/auth"
 	"github.com/lakeplane/lakeplane/internal/benchdata"
+	"github.com/lakeplane/lakeplane/internal/server"
+	"github.com/lakeplane/lakeplane/internal/telemetry"
 )
 
 // workDir returns dir, or a new temporary directory (with its symlinks
@@ -70,4 +76,31 @@ func runChild(procs int, out any, args ...string) (peakMiB float64, err error) {
 		return 0, fmt.Errorf("run with GOMAXPROCS=%d printed %q: %w", procs, printed, err)
 	}
 	return float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024, nil // Maxrss is KiB on Linux
+}
+
+// serveInProcess serves services through internal/server (the real
+// interceptor chain, authentication off) on loopback ports, and returns the
+// gRPC address and how to stop it.
+func serveInProcess(ctx context.Context, services server.Services) (addr string, stop func(), err error) {
+	tel, err := telemetry.Setup(ctx, "lakebench", func(string) string { return "" })
+	if err != nil {
+		return "", nil, fmt.Errorf("telemetry: %w", err)
+	}
+	srv, err := server.New(ctx, server.Options{
+		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth.Local{}, Telemetry: tel,
+		Ready: func(context.Context) error { return nil },
+	}, services)
+	if err != nil {
+		tel.Shutdown(context.Background())
+		return "", nil, fmt.Errorf("server: %w", err)
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx) }()
+	return srv.GRPCAddr(), func() {
+		cancel()
+		<-served
+		tel.Shutdown(context.Background())
+	}, nil
 }

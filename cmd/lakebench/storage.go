@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,11 +22,9 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
-	"github.com/lakeplane/lakeplane/internal/auth"
 	"github.com/lakeplane/lakeplane/internal/objects"
 	"github.com/lakeplane/lakeplane/internal/server"
 	"github.com/lakeplane/lakeplane/internal/storage"
-	"github.com/lakeplane/lakeplane/internal/telemetry"
 )
 
 // rrnPattern is the registration-number pattern the benchmark greps for,
@@ -226,31 +223,14 @@ func serveStorage(ctx context.Context, root string) (*grpc.ClientConn, func(), e
 	if err != nil {
 		return nil, nil, err
 	}
-	tel, err := telemetry.Setup(ctx, "lakebench", func(string) string { return "" })
+	addr, stopServer, err := serveInProcess(ctx, server.Services{Storage: storage.NewHandler(svc)})
 	if err != nil {
-		return nil, nil, fmt.Errorf("telemetry: %w", err)
+		return nil, nil, err
 	}
-	srv, err := server.New(ctx, server.Options{
-		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth.Local{}, Telemetry: tel,
-		Ready: func(context.Context) error { return nil },
-	}, server.Services{Storage: storage.NewHandler(svc)})
-	if err != nil {
-		tel.Shutdown(context.Background())
-		return nil, nil, fmt.Errorf("server: %w", err)
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(sctx) }()
-	stopServer := func() {
-		cancel()
-		<-served
-		tel.Shutdown(context.Background())
-	}
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		stopServer()
-		return nil, nil, fmt.Errorf("connect to %s: %w", srv.GRPCAddr(), err)
+		return nil, nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
 	return conn, func() { conn.Close(); stopServer() }, nil
 }
