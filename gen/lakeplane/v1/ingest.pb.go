@@ -79,6 +79,68 @@ func (IngestMode) EnumDescriptor() ([]byte, []int) {
 	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{0}
 }
 
+// Comparison compares a column with a value.
+type Comparison int32
+
+const (
+	Comparison_COMPARISON_UNSPECIFIED Comparison = 0
+	Comparison_EQUAL                  Comparison = 1
+	Comparison_NOT_EQUAL              Comparison = 2
+	Comparison_LESS                   Comparison = 3
+	Comparison_LESS_OR_EQUAL          Comparison = 4
+	Comparison_GREATER                Comparison = 5
+	Comparison_GREATER_OR_EQUAL       Comparison = 6
+)
+
+// Enum value maps for Comparison.
+var (
+	Comparison_name = map[int32]string{
+		0: "COMPARISON_UNSPECIFIED",
+		1: "EQUAL",
+		2: "NOT_EQUAL",
+		3: "LESS",
+		4: "LESS_OR_EQUAL",
+		5: "GREATER",
+		6: "GREATER_OR_EQUAL",
+	}
+	Comparison_value = map[string]int32{
+		"COMPARISON_UNSPECIFIED": 0,
+		"EQUAL":                  1,
+		"NOT_EQUAL":              2,
+		"LESS":                   3,
+		"LESS_OR_EQUAL":          4,
+		"GREATER":                5,
+		"GREATER_OR_EQUAL":       6,
+	}
+)
+
+func (x Comparison) Enum() *Comparison {
+	p := new(Comparison)
+	*p = x
+	return p
+}
+
+func (x Comparison) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Comparison) Descriptor() protoreflect.EnumDescriptor {
+	return file_lakeplane_v1_ingest_proto_enumTypes[1].Descriptor()
+}
+
+func (Comparison) Type() protoreflect.EnumType {
+	return &file_lakeplane_v1_ingest_proto_enumTypes[1]
+}
+
+func (x Comparison) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Comparison.Descriptor instead.
+func (Comparison) EnumDescriptor() ([]byte, []int) {
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{1}
+}
+
 // JobKind is what a job does.
 type JobKind int32
 
@@ -122,11 +184,11 @@ func (x JobKind) String() string {
 }
 
 func (JobKind) Descriptor() protoreflect.EnumDescriptor {
-	return file_lakeplane_v1_ingest_proto_enumTypes[1].Descriptor()
+	return file_lakeplane_v1_ingest_proto_enumTypes[2].Descriptor()
 }
 
 func (JobKind) Type() protoreflect.EnumType {
-	return &file_lakeplane_v1_ingest_proto_enumTypes[1]
+	return &file_lakeplane_v1_ingest_proto_enumTypes[2]
 }
 
 func (x JobKind) Number() protoreflect.EnumNumber {
@@ -135,7 +197,7 @@ func (x JobKind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobKind.Descriptor instead.
 func (JobKind) EnumDescriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{1}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{2}
 }
 
 // JobState is where a job is in its life.
@@ -181,11 +243,11 @@ func (x JobState) String() string {
 }
 
 func (JobState) Descriptor() protoreflect.EnumDescriptor {
-	return file_lakeplane_v1_ingest_proto_enumTypes[2].Descriptor()
+	return file_lakeplane_v1_ingest_proto_enumTypes[3].Descriptor()
 }
 
 func (JobState) Type() protoreflect.EnumType {
-	return &file_lakeplane_v1_ingest_proto_enumTypes[2]
+	return &file_lakeplane_v1_ingest_proto_enumTypes[3]
 }
 
 func (x JobState) Number() protoreflect.EnumNumber {
@@ -194,7 +256,7 @@ func (x JobState) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use JobState.Descriptor instead.
 func (JobState) EnumDescriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{2}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{3}
 }
 
 // What UPSERT does with duplicate keys inside the file.
@@ -230,11 +292,11 @@ func (x StartIngestRequest_Dedupe) String() string {
 }
 
 func (StartIngestRequest_Dedupe) Descriptor() protoreflect.EnumDescriptor {
-	return file_lakeplane_v1_ingest_proto_enumTypes[3].Descriptor()
+	return file_lakeplane_v1_ingest_proto_enumTypes[4].Descriptor()
 }
 
 func (StartIngestRequest_Dedupe) Type() protoreflect.EnumType {
-	return &file_lakeplane_v1_ingest_proto_enumTypes[3]
+	return &file_lakeplane_v1_ingest_proto_enumTypes[4]
 }
 
 func (x StartIngestRequest_Dedupe) Number() protoreflect.EnumNumber {
@@ -1451,7 +1513,10 @@ type SeparateRecordsRequest struct {
 	TargetDataset string `protobuf:"bytes,3,opt,name=target_dataset,json=targetDataset,proto3" json:"target_dataset,omitempty"`
 	// Rows whose retention column is older than this minus the dataset's
 	// separate_after_days move; now when unset.
-	AsOf          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	AsOf *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	// Separate the rows this condition selects instead of those the dataset's
+	// retention rule selects.
+	Condition     *RowCondition `protobuf:"bytes,5,opt,name=condition,proto3" json:"condition,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1514,6 +1579,77 @@ func (x *SeparateRecordsRequest) GetAsOf() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *SeparateRecordsRequest) GetCondition() *RowCondition {
+	if x != nil {
+		return x.Condition
+	}
+	return nil
+}
+
+// RowCondition selects rows by the value of one column.
+type RowCondition struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Column     string                 `protobuf:"bytes,1,opt,name=column,proto3" json:"column,omitempty"`
+	Comparison Comparison             `protobuf:"varint,2,opt,name=comparison,proto3,enum=lakeplane.v1.Comparison" json:"comparison,omitempty"`
+	// The value as it would be written in a CSV with the default format:
+	// 2024-01-31 for a DATE, 2024-01-31T09:00:00Z for a TIMESTAMP, 12.50 for a
+	// DECIMAL.
+	Value         string `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RowCondition) Reset() {
+	*x = RowCondition{}
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RowCondition) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RowCondition) ProtoMessage() {}
+
+func (x *RowCondition) ProtoReflect() protoreflect.Message {
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RowCondition.ProtoReflect.Descriptor instead.
+func (*RowCondition) Descriptor() ([]byte, []int) {
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RowCondition) GetColumn() string {
+	if x != nil {
+		return x.Column
+	}
+	return ""
+}
+
+func (x *RowCondition) GetComparison() Comparison {
+	if x != nil {
+		return x.Comparison
+	}
+	return Comparison_COMPARISON_UNSPECIFIED
+}
+
+func (x *RowCondition) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
 // SeparateRecordsResponse holds the queued job.
 type SeparateRecordsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1524,7 +1660,7 @@ type SeparateRecordsResponse struct {
 
 func (x *SeparateRecordsResponse) Reset() {
 	*x = SeparateRecordsResponse{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[22]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1672,7 @@ func (x *SeparateRecordsResponse) String() string {
 func (*SeparateRecordsResponse) ProtoMessage() {}
 
 func (x *SeparateRecordsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[22]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1685,7 @@ func (x *SeparateRecordsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeparateRecordsResponse.ProtoReflect.Descriptor instead.
 func (*SeparateRecordsResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{22}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *SeparateRecordsResponse) GetJob() *Job {
@@ -1573,7 +1709,7 @@ type EraseSubjectsRequest struct {
 
 func (x *EraseSubjectsRequest) Reset() {
 	*x = EraseSubjectsRequest{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[23]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1585,7 +1721,7 @@ func (x *EraseSubjectsRequest) String() string {
 func (*EraseSubjectsRequest) ProtoMessage() {}
 
 func (x *EraseSubjectsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[23]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1598,7 +1734,7 @@ func (x *EraseSubjectsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseSubjectsRequest.ProtoReflect.Descriptor instead.
 func (*EraseSubjectsRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{23}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *EraseSubjectsRequest) GetSubjectIds() []string {
@@ -1639,7 +1775,7 @@ type EraseSubjectsResponse struct {
 
 func (x *EraseSubjectsResponse) Reset() {
 	*x = EraseSubjectsResponse{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[24]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1651,7 +1787,7 @@ func (x *EraseSubjectsResponse) String() string {
 func (*EraseSubjectsResponse) ProtoMessage() {}
 
 func (x *EraseSubjectsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[24]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1664,7 +1800,7 @@ func (x *EraseSubjectsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseSubjectsResponse.ProtoReflect.Descriptor instead.
 func (*EraseSubjectsResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{24}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *EraseSubjectsResponse) GetJob() *Job {
@@ -1696,14 +1832,16 @@ type Job struct {
 	// ERASE jobs only.
 	Certificate *ErasureCertificate `protobuf:"bytes,14,opt,name=certificate,proto3" json:"certificate,omitempty"`
 	// Who started the job.
-	Principal     string `protobuf:"bytes,15,opt,name=principal,proto3" json:"principal,omitempty"`
+	Principal string `protobuf:"bytes,15,opt,name=principal,proto3" json:"principal,omitempty"`
+	// SEPARATE jobs only.
+	Separation    *SeparationResult `protobuf:"bytes,16,opt,name=separation,proto3" json:"separation,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Job) Reset() {
 	*x = Job{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[25]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1715,7 +1853,7 @@ func (x *Job) String() string {
 func (*Job) ProtoMessage() {}
 
 func (x *Job) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[25]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1728,7 +1866,7 @@ func (x *Job) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Job.ProtoReflect.Descriptor instead.
 func (*Job) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{25}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Job) GetId() string {
@@ -1836,6 +1974,104 @@ func (x *Job) GetPrincipal() string {
 	return ""
 }
 
+func (x *Job) GetSeparation() *SeparationResult {
+	if x != nil {
+		return x.Separation
+	}
+	return nil
+}
+
+// SeparationResult is what a separation moved where, and the proof that the
+// moved rows are gone from the source.
+type SeparationResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The dataset that received the rows.
+	TargetDataset string `protobuf:"bytes,1,opt,name=target_dataset,json=targetDataset,proto3" json:"target_dataset,omitempty"`
+	// The condition that selected the rows.
+	Condition *RowCondition `protobuf:"bytes,2,opt,name=condition,proto3" json:"condition,omitempty"`
+	RowsMoved int64         `protobuf:"varint,3,opt,name=rows_moved,json=rowsMoved,proto3" json:"rows_moved,omitempty"`
+	// The target's snapshot that holds the copy.
+	CopySnapshotId int64 `protobuf:"varint,4,opt,name=copy_snapshot_id,json=copySnapshotId,proto3" json:"copy_snapshot_id,omitempty"`
+	// The columns copied; the source's other columns were left behind.
+	Columns []string `protobuf:"bytes,5,rep,name=columns,proto3" json:"columns,omitempty"`
+	// The erasure of the moved rows from the source.
+	Certificate   *ErasureCertificate `protobuf:"bytes,6,opt,name=certificate,proto3" json:"certificate,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeparationResult) Reset() {
+	*x = SeparationResult{}
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeparationResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeparationResult) ProtoMessage() {}
+
+func (x *SeparationResult) ProtoReflect() protoreflect.Message {
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeparationResult.ProtoReflect.Descriptor instead.
+func (*SeparationResult) Descriptor() ([]byte, []int) {
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SeparationResult) GetTargetDataset() string {
+	if x != nil {
+		return x.TargetDataset
+	}
+	return ""
+}
+
+func (x *SeparationResult) GetCondition() *RowCondition {
+	if x != nil {
+		return x.Condition
+	}
+	return nil
+}
+
+func (x *SeparationResult) GetRowsMoved() int64 {
+	if x != nil {
+		return x.RowsMoved
+	}
+	return 0
+}
+
+func (x *SeparationResult) GetCopySnapshotId() int64 {
+	if x != nil {
+		return x.CopySnapshotId
+	}
+	return 0
+}
+
+func (x *SeparationResult) GetColumns() []string {
+	if x != nil {
+		return x.Columns
+	}
+	return nil
+}
+
+func (x *SeparationResult) GetCertificate() *ErasureCertificate {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
 // JobProgress counts what a job has done.
 type JobProgress struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1850,7 +2086,7 @@ type JobProgress struct {
 
 func (x *JobProgress) Reset() {
 	*x = JobProgress{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[26]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +2098,7 @@ func (x *JobProgress) String() string {
 func (*JobProgress) ProtoMessage() {}
 
 func (x *JobProgress) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[26]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +2111,7 @@ func (x *JobProgress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobProgress.ProtoReflect.Descriptor instead.
 func (*JobProgress) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{26}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *JobProgress) GetBytesRead() int64 {
@@ -1928,7 +2164,7 @@ type JobError struct {
 
 func (x *JobError) Reset() {
 	*x = JobError{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[27]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2176,7 @@ func (x *JobError) String() string {
 func (*JobError) ProtoMessage() {}
 
 func (x *JobError) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[27]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2189,7 @@ func (x *JobError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JobError.ProtoReflect.Descriptor instead.
 func (*JobError) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{27}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *JobError) GetCode() string {
@@ -2001,7 +2237,7 @@ type ErasureCertificate struct {
 
 func (x *ErasureCertificate) Reset() {
 	*x = ErasureCertificate{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[28]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2013,7 +2249,7 @@ func (x *ErasureCertificate) String() string {
 func (*ErasureCertificate) ProtoMessage() {}
 
 func (x *ErasureCertificate) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[28]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2026,7 +2262,7 @@ func (x *ErasureCertificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErasureCertificate.ProtoReflect.Descriptor instead.
 func (*ErasureCertificate) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{28}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ErasureCertificate) GetSubjectCount() int64 {
@@ -2078,7 +2314,7 @@ type ErasedDataset struct {
 
 func (x *ErasedDataset) Reset() {
 	*x = ErasedDataset{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[29]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2090,7 +2326,7 @@ func (x *ErasedDataset) String() string {
 func (*ErasedDataset) ProtoMessage() {}
 
 func (x *ErasedDataset) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[29]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2103,7 +2339,7 @@ func (x *ErasedDataset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErasedDataset.ProtoReflect.Descriptor instead.
 func (*ErasedDataset) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{29}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ErasedDataset) GetDataset() string {
@@ -2151,7 +2387,7 @@ type GetJobRequest struct {
 
 func (x *GetJobRequest) Reset() {
 	*x = GetJobRequest{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[30]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2399,7 @@ func (x *GetJobRequest) String() string {
 func (*GetJobRequest) ProtoMessage() {}
 
 func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[30]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2412,7 @@ func (x *GetJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobRequest.ProtoReflect.Descriptor instead.
 func (*GetJobRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{30}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GetJobRequest) GetId() string {
@@ -2196,7 +2432,7 @@ type GetJobResponse struct {
 
 func (x *GetJobResponse) Reset() {
 	*x = GetJobResponse{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[31]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2208,7 +2444,7 @@ func (x *GetJobResponse) String() string {
 func (*GetJobResponse) ProtoMessage() {}
 
 func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[31]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2221,7 +2457,7 @@ func (x *GetJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetJobResponse.ProtoReflect.Descriptor instead.
 func (*GetJobResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{31}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GetJobResponse) GetJob() *Job {
@@ -2248,7 +2484,7 @@ type ListJobsRequest struct {
 
 func (x *ListJobsRequest) Reset() {
 	*x = ListJobsRequest{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[32]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2260,7 +2496,7 @@ func (x *ListJobsRequest) String() string {
 func (*ListJobsRequest) ProtoMessage() {}
 
 func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[32]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2273,7 +2509,7 @@ func (x *ListJobsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsRequest.ProtoReflect.Descriptor instead.
 func (*ListJobsRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{32}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ListJobsRequest) GetPageSize() int32 {
@@ -2322,7 +2558,7 @@ type ListJobsResponse struct {
 
 func (x *ListJobsResponse) Reset() {
 	*x = ListJobsResponse{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[33]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2334,7 +2570,7 @@ func (x *ListJobsResponse) String() string {
 func (*ListJobsResponse) ProtoMessage() {}
 
 func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[33]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2347,7 +2583,7 @@ func (x *ListJobsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListJobsResponse.ProtoReflect.Descriptor instead.
 func (*ListJobsResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{33}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ListJobsResponse) GetJobs() []*Job {
@@ -2374,7 +2610,7 @@ type CancelJobRequest struct {
 
 func (x *CancelJobRequest) Reset() {
 	*x = CancelJobRequest{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[34]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2386,7 +2622,7 @@ func (x *CancelJobRequest) String() string {
 func (*CancelJobRequest) ProtoMessage() {}
 
 func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[34]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2399,7 +2635,7 @@ func (x *CancelJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobRequest.ProtoReflect.Descriptor instead.
 func (*CancelJobRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{34}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *CancelJobRequest) GetId() string {
@@ -2419,7 +2655,7 @@ type CancelJobResponse struct {
 
 func (x *CancelJobResponse) Reset() {
 	*x = CancelJobResponse{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[35]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2431,7 +2667,7 @@ func (x *CancelJobResponse) String() string {
 func (*CancelJobResponse) ProtoMessage() {}
 
 func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[35]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2444,7 +2680,7 @@ func (x *CancelJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelJobResponse.ProtoReflect.Descriptor instead.
 func (*CancelJobResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{35}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *CancelJobResponse) GetJob() *Job {
@@ -2464,7 +2700,7 @@ type WatchJobRequest struct {
 
 func (x *WatchJobRequest) Reset() {
 	*x = WatchJobRequest{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[36]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2476,7 +2712,7 @@ func (x *WatchJobRequest) String() string {
 func (*WatchJobRequest) ProtoMessage() {}
 
 func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[36]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2489,7 +2725,7 @@ func (x *WatchJobRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobRequest.ProtoReflect.Descriptor instead.
 func (*WatchJobRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{36}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *WatchJobRequest) GetId() string {
@@ -2509,7 +2745,7 @@ type WatchJobResponse struct {
 
 func (x *WatchJobResponse) Reset() {
 	*x = WatchJobResponse{}
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[37]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2521,7 +2757,7 @@ func (x *WatchJobResponse) String() string {
 func (*WatchJobResponse) ProtoMessage() {}
 
 func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_ingest_proto_msgTypes[37]
+	mi := &file_lakeplane_v1_ingest_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2534,7 +2770,7 @@ func (x *WatchJobResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchJobResponse.ProtoReflect.Descriptor instead.
 func (*WatchJobResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{37}
+	return file_lakeplane_v1_ingest_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *WatchJobResponse) GetJob() *Job {
@@ -2633,13 +2869,20 @@ const file_lakeplane_v1_ingest_proto_rawDesc = "" +
 	"\vretain_last\x18\x04 \x01(\x05R\n" +
 	"retainLast\">\n" +
 	"\x17ExpireSnapshotsResponse\x12#\n" +
-	"\x03job\x18\x01 \x01(\v2\x11.lakeplane.v1.JobR\x03job\"\x9f\x01\n" +
+	"\x03job\x18\x01 \x01(\v2\x11.lakeplane.v1.JobR\x03job\"\xd9\x01\n" +
 	"\x16SeparateRecordsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\x12%\n" +
 	"\x0etarget_dataset\x18\x03 \x01(\tR\rtargetDataset\x12/\n" +
-	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\">\n" +
+	"\x05as_of\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\x128\n" +
+	"\tcondition\x18\x05 \x01(\v2\x1a.lakeplane.v1.RowConditionR\tcondition\"v\n" +
+	"\fRowCondition\x12\x16\n" +
+	"\x06column\x18\x01 \x01(\tR\x06column\x128\n" +
+	"\n" +
+	"comparison\x18\x02 \x01(\x0e2\x18.lakeplane.v1.ComparisonR\n" +
+	"comparison\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\">\n" +
 	"\x17SeparateRecordsResponse\x12#\n" +
 	"\x03job\x18\x01 \x01(\v2\x11.lakeplane.v1.JobR\x03job\"\x8a\x01\n" +
 	"\x14EraseSubjectsRequest\x12\x1f\n" +
@@ -2650,7 +2893,7 @@ const file_lakeplane_v1_ingest_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x04 \x01(\tR\trequestId\"<\n" +
 	"\x15EraseSubjectsResponse\x12#\n" +
-	"\x03job\x18\x01 \x01(\v2\x11.lakeplane.v1.JobR\x03job\"\xf6\x04\n" +
+	"\x03job\x18\x01 \x01(\v2\x11.lakeplane.v1.JobR\x03job\"\xb6\x05\n" +
 	"\x03Job\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12)\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x15.lakeplane.v1.JobKindR\x04kind\x12\x18\n" +
@@ -2671,7 +2914,18 @@ const file_lakeplane_v1_ingest_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\r \x01(\tR\trequestId\x12B\n" +
 	"\vcertificate\x18\x0e \x01(\v2 .lakeplane.v1.ErasureCertificateR\vcertificate\x12\x1c\n" +
-	"\tprincipal\x18\x0f \x01(\tR\tprincipal\"\xb2\x01\n" +
+	"\tprincipal\x18\x0f \x01(\tR\tprincipal\x12>\n" +
+	"\n" +
+	"separation\x18\x10 \x01(\v2\x1e.lakeplane.v1.SeparationResultR\n" +
+	"separation\"\x9a\x02\n" +
+	"\x10SeparationResult\x12%\n" +
+	"\x0etarget_dataset\x18\x01 \x01(\tR\rtargetDataset\x128\n" +
+	"\tcondition\x18\x02 \x01(\v2\x1a.lakeplane.v1.RowConditionR\tcondition\x12\x1d\n" +
+	"\n" +
+	"rows_moved\x18\x03 \x01(\x03R\trowsMoved\x12(\n" +
+	"\x10copy_snapshot_id\x18\x04 \x01(\x03R\x0ecopySnapshotId\x12\x18\n" +
+	"\acolumns\x18\x05 \x03(\tR\acolumns\x12B\n" +
+	"\vcertificate\x18\x06 \x01(\v2 .lakeplane.v1.ErasureCertificateR\vcertificate\"\xb2\x01\n" +
 	"\vJobProgress\x12\x1d\n" +
 	"\n" +
 	"bytes_read\x18\x01 \x01(\x03R\tbytesRead\x12\x1f\n" +
@@ -2727,7 +2981,16 @@ const file_lakeplane_v1_ingest_proto_rawDesc = "" +
 	"\x06APPEND\x10\x01\x12\r\n" +
 	"\tOVERWRITE\x10\x02\x12\n" +
 	"\n" +
-	"\x06UPSERT\x10\x03*b\n" +
+	"\x06UPSERT\x10\x03*\x82\x01\n" +
+	"\n" +
+	"Comparison\x12\x1a\n" +
+	"\x16COMPARISON_UNSPECIFIED\x10\x00\x12\t\n" +
+	"\x05EQUAL\x10\x01\x12\r\n" +
+	"\tNOT_EQUAL\x10\x02\x12\b\n" +
+	"\x04LESS\x10\x03\x12\x11\n" +
+	"\rLESS_OR_EQUAL\x10\x04\x12\v\n" +
+	"\aGREATER\x10\x05\x12\x14\n" +
+	"\x10GREATER_OR_EQUAL\x10\x06*b\n" +
 	"\aJobKind\x12\x18\n" +
 	"\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\n" +
 	"\n" +
@@ -2778,131 +3041,139 @@ func file_lakeplane_v1_ingest_proto_rawDescGZIP() []byte {
 	return file_lakeplane_v1_ingest_proto_rawDescData
 }
 
-var file_lakeplane_v1_ingest_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_lakeplane_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 38)
+var file_lakeplane_v1_ingest_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_lakeplane_v1_ingest_proto_msgTypes = make([]protoimpl.MessageInfo, 40)
 var file_lakeplane_v1_ingest_proto_goTypes = []any{
 	(IngestMode)(0),                 // 0: lakeplane.v1.IngestMode
-	(JobKind)(0),                    // 1: lakeplane.v1.JobKind
-	(JobState)(0),                   // 2: lakeplane.v1.JobState
-	(StartIngestRequest_Dedupe)(0),  // 3: lakeplane.v1.StartIngestRequest.Dedupe
-	(*CreateDatasetRequest)(nil),    // 4: lakeplane.v1.CreateDatasetRequest
-	(*CreateDatasetResponse)(nil),   // 5: lakeplane.v1.CreateDatasetResponse
-	(*GetDatasetRequest)(nil),       // 6: lakeplane.v1.GetDatasetRequest
-	(*GetDatasetResponse)(nil),      // 7: lakeplane.v1.GetDatasetResponse
-	(*ListDatasetsRequest)(nil),     // 8: lakeplane.v1.ListDatasetsRequest
-	(*ListDatasetsResponse)(nil),    // 9: lakeplane.v1.ListDatasetsResponse
-	(*UpdateDatasetRequest)(nil),    // 10: lakeplane.v1.UpdateDatasetRequest
-	(*UpdateDatasetResponse)(nil),   // 11: lakeplane.v1.UpdateDatasetResponse
-	(*DeleteDatasetRequest)(nil),    // 12: lakeplane.v1.DeleteDatasetRequest
-	(*DeleteDatasetResponse)(nil),   // 13: lakeplane.v1.DeleteDatasetResponse
-	(*PreviewRowsRequest)(nil),      // 14: lakeplane.v1.PreviewRowsRequest
-	(*PreviewRowsResponse)(nil),     // 15: lakeplane.v1.PreviewRowsResponse
-	(*ListSnapshotsRequest)(nil),    // 16: lakeplane.v1.ListSnapshotsRequest
-	(*ListSnapshotsResponse)(nil),   // 17: lakeplane.v1.ListSnapshotsResponse
-	(*Snapshot)(nil),                // 18: lakeplane.v1.Snapshot
-	(*StartIngestRequest)(nil),      // 19: lakeplane.v1.StartIngestRequest
-	(*StartIngestResponse)(nil),     // 20: lakeplane.v1.StartIngestResponse
-	(*OptimizeDatasetRequest)(nil),  // 21: lakeplane.v1.OptimizeDatasetRequest
-	(*OptimizeDatasetResponse)(nil), // 22: lakeplane.v1.OptimizeDatasetResponse
-	(*ExpireSnapshotsRequest)(nil),  // 23: lakeplane.v1.ExpireSnapshotsRequest
-	(*ExpireSnapshotsResponse)(nil), // 24: lakeplane.v1.ExpireSnapshotsResponse
-	(*SeparateRecordsRequest)(nil),  // 25: lakeplane.v1.SeparateRecordsRequest
-	(*SeparateRecordsResponse)(nil), // 26: lakeplane.v1.SeparateRecordsResponse
-	(*EraseSubjectsRequest)(nil),    // 27: lakeplane.v1.EraseSubjectsRequest
-	(*EraseSubjectsResponse)(nil),   // 28: lakeplane.v1.EraseSubjectsResponse
-	(*Job)(nil),                     // 29: lakeplane.v1.Job
-	(*JobProgress)(nil),             // 30: lakeplane.v1.JobProgress
-	(*JobError)(nil),                // 31: lakeplane.v1.JobError
-	(*ErasureCertificate)(nil),      // 32: lakeplane.v1.ErasureCertificate
-	(*ErasedDataset)(nil),           // 33: lakeplane.v1.ErasedDataset
-	(*GetJobRequest)(nil),           // 34: lakeplane.v1.GetJobRequest
-	(*GetJobResponse)(nil),          // 35: lakeplane.v1.GetJobResponse
-	(*ListJobsRequest)(nil),         // 36: lakeplane.v1.ListJobsRequest
-	(*ListJobsResponse)(nil),        // 37: lakeplane.v1.ListJobsResponse
-	(*CancelJobRequest)(nil),        // 38: lakeplane.v1.CancelJobRequest
-	(*CancelJobResponse)(nil),       // 39: lakeplane.v1.CancelJobResponse
-	(*WatchJobRequest)(nil),         // 40: lakeplane.v1.WatchJobRequest
-	(*WatchJobResponse)(nil),        // 41: lakeplane.v1.WatchJobResponse
-	(*Dataset)(nil),                 // 42: lakeplane.v1.Dataset
-	(*fieldmaskpb.FieldMask)(nil),   // 43: google.protobuf.FieldMask
-	(*structpb.ListValue)(nil),      // 44: google.protobuf.ListValue
-	(*timestamppb.Timestamp)(nil),   // 45: google.protobuf.Timestamp
-	(*CsvFormat)(nil),               // 46: lakeplane.v1.CsvFormat
+	(Comparison)(0),                 // 1: lakeplane.v1.Comparison
+	(JobKind)(0),                    // 2: lakeplane.v1.JobKind
+	(JobState)(0),                   // 3: lakeplane.v1.JobState
+	(StartIngestRequest_Dedupe)(0),  // 4: lakeplane.v1.StartIngestRequest.Dedupe
+	(*CreateDatasetRequest)(nil),    // 5: lakeplane.v1.CreateDatasetRequest
+	(*CreateDatasetResponse)(nil),   // 6: lakeplane.v1.CreateDatasetResponse
+	(*GetDatasetRequest)(nil),       // 7: lakeplane.v1.GetDatasetRequest
+	(*GetDatasetResponse)(nil),      // 8: lakeplane.v1.GetDatasetResponse
+	(*ListDatasetsRequest)(nil),     // 9: lakeplane.v1.ListDatasetsRequest
+	(*ListDatasetsResponse)(nil),    // 10: lakeplane.v1.ListDatasetsResponse
+	(*UpdateDatasetRequest)(nil),    // 11: lakeplane.v1.UpdateDatasetRequest
+	(*UpdateDatasetResponse)(nil),   // 12: lakeplane.v1.UpdateDatasetResponse
+	(*DeleteDatasetRequest)(nil),    // 13: lakeplane.v1.DeleteDatasetRequest
+	(*DeleteDatasetResponse)(nil),   // 14: lakeplane.v1.DeleteDatasetResponse
+	(*PreviewRowsRequest)(nil),      // 15: lakeplane.v1.PreviewRowsRequest
+	(*PreviewRowsResponse)(nil),     // 16: lakeplane.v1.PreviewRowsResponse
+	(*ListSnapshotsRequest)(nil),    // 17: lakeplane.v1.ListSnapshotsRequest
+	(*ListSnapshotsResponse)(nil),   // 18: lakeplane.v1.ListSnapshotsResponse
+	(*Snapshot)(nil),                // 19: lakeplane.v1.Snapshot
+	(*StartIngestRequest)(nil),      // 20: lakeplane.v1.StartIngestRequest
+	(*StartIngestResponse)(nil),     // 21: lakeplane.v1.StartIngestResponse
+	(*OptimizeDatasetRequest)(nil),  // 22: lakeplane.v1.OptimizeDatasetRequest
+	(*OptimizeDatasetResponse)(nil), // 23: lakeplane.v1.OptimizeDatasetResponse
+	(*ExpireSnapshotsRequest)(nil),  // 24: lakeplane.v1.ExpireSnapshotsRequest
+	(*ExpireSnapshotsResponse)(nil), // 25: lakeplane.v1.ExpireSnapshotsResponse
+	(*SeparateRecordsRequest)(nil),  // 26: lakeplane.v1.SeparateRecordsRequest
+	(*RowCondition)(nil),            // 27: lakeplane.v1.RowCondition
+	(*SeparateRecordsResponse)(nil), // 28: lakeplane.v1.SeparateRecordsResponse
+	(*EraseSubjectsRequest)(nil),    // 29: lakeplane.v1.EraseSubjectsRequest
+	(*EraseSubjectsResponse)(nil),   // 30: lakeplane.v1.EraseSubjectsResponse
+	(*Job)(nil),                     // 31: lakeplane.v1.Job
+	(*SeparationResult)(nil),        // 32: lakeplane.v1.SeparationResult
+	(*JobProgress)(nil),             // 33: lakeplane.v1.JobProgress
+	(*JobError)(nil),                // 34: lakeplane.v1.JobError
+	(*ErasureCertificate)(nil),      // 35: lakeplane.v1.ErasureCertificate
+	(*ErasedDataset)(nil),           // 36: lakeplane.v1.ErasedDataset
+	(*GetJobRequest)(nil),           // 37: lakeplane.v1.GetJobRequest
+	(*GetJobResponse)(nil),          // 38: lakeplane.v1.GetJobResponse
+	(*ListJobsRequest)(nil),         // 39: lakeplane.v1.ListJobsRequest
+	(*ListJobsResponse)(nil),        // 40: lakeplane.v1.ListJobsResponse
+	(*CancelJobRequest)(nil),        // 41: lakeplane.v1.CancelJobRequest
+	(*CancelJobResponse)(nil),       // 42: lakeplane.v1.CancelJobResponse
+	(*WatchJobRequest)(nil),         // 43: lakeplane.v1.WatchJobRequest
+	(*WatchJobResponse)(nil),        // 44: lakeplane.v1.WatchJobResponse
+	(*Dataset)(nil),                 // 45: lakeplane.v1.Dataset
+	(*fieldmaskpb.FieldMask)(nil),   // 46: google.protobuf.FieldMask
+	(*structpb.ListValue)(nil),      // 47: google.protobuf.ListValue
+	(*timestamppb.Timestamp)(nil),   // 48: google.protobuf.Timestamp
+	(*CsvFormat)(nil),               // 49: lakeplane.v1.CsvFormat
 }
 var file_lakeplane_v1_ingest_proto_depIdxs = []int32{
-	42, // 0: lakeplane.v1.CreateDatasetRequest.dataset:type_name -> lakeplane.v1.Dataset
-	42, // 1: lakeplane.v1.CreateDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
-	42, // 2: lakeplane.v1.GetDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
-	42, // 3: lakeplane.v1.ListDatasetsResponse.datasets:type_name -> lakeplane.v1.Dataset
-	42, // 4: lakeplane.v1.UpdateDatasetRequest.dataset:type_name -> lakeplane.v1.Dataset
-	43, // 5: lakeplane.v1.UpdateDatasetRequest.update_mask:type_name -> google.protobuf.FieldMask
-	42, // 6: lakeplane.v1.UpdateDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
-	44, // 7: lakeplane.v1.PreviewRowsResponse.rows:type_name -> google.protobuf.ListValue
-	18, // 8: lakeplane.v1.ListSnapshotsResponse.snapshots:type_name -> lakeplane.v1.Snapshot
-	45, // 9: lakeplane.v1.Snapshot.time:type_name -> google.protobuf.Timestamp
-	46, // 10: lakeplane.v1.StartIngestRequest.format:type_name -> lakeplane.v1.CsvFormat
+	45, // 0: lakeplane.v1.CreateDatasetRequest.dataset:type_name -> lakeplane.v1.Dataset
+	45, // 1: lakeplane.v1.CreateDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
+	45, // 2: lakeplane.v1.GetDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
+	45, // 3: lakeplane.v1.ListDatasetsResponse.datasets:type_name -> lakeplane.v1.Dataset
+	45, // 4: lakeplane.v1.UpdateDatasetRequest.dataset:type_name -> lakeplane.v1.Dataset
+	46, // 5: lakeplane.v1.UpdateDatasetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	45, // 6: lakeplane.v1.UpdateDatasetResponse.dataset:type_name -> lakeplane.v1.Dataset
+	47, // 7: lakeplane.v1.PreviewRowsResponse.rows:type_name -> google.protobuf.ListValue
+	19, // 8: lakeplane.v1.ListSnapshotsResponse.snapshots:type_name -> lakeplane.v1.Snapshot
+	48, // 9: lakeplane.v1.Snapshot.time:type_name -> google.protobuf.Timestamp
+	49, // 10: lakeplane.v1.StartIngestRequest.format:type_name -> lakeplane.v1.CsvFormat
 	0,  // 11: lakeplane.v1.StartIngestRequest.mode:type_name -> lakeplane.v1.IngestMode
-	3,  // 12: lakeplane.v1.StartIngestRequest.dedupe:type_name -> lakeplane.v1.StartIngestRequest.Dedupe
-	29, // 13: lakeplane.v1.StartIngestResponse.job:type_name -> lakeplane.v1.Job
-	29, // 14: lakeplane.v1.OptimizeDatasetResponse.job:type_name -> lakeplane.v1.Job
-	45, // 15: lakeplane.v1.ExpireSnapshotsRequest.older_than:type_name -> google.protobuf.Timestamp
-	29, // 16: lakeplane.v1.ExpireSnapshotsResponse.job:type_name -> lakeplane.v1.Job
-	45, // 17: lakeplane.v1.SeparateRecordsRequest.as_of:type_name -> google.protobuf.Timestamp
-	29, // 18: lakeplane.v1.SeparateRecordsResponse.job:type_name -> lakeplane.v1.Job
-	29, // 19: lakeplane.v1.EraseSubjectsResponse.job:type_name -> lakeplane.v1.Job
-	1,  // 20: lakeplane.v1.Job.kind:type_name -> lakeplane.v1.JobKind
-	2,  // 21: lakeplane.v1.Job.state:type_name -> lakeplane.v1.JobState
-	30, // 22: lakeplane.v1.Job.progress:type_name -> lakeplane.v1.JobProgress
-	31, // 23: lakeplane.v1.Job.error:type_name -> lakeplane.v1.JobError
-	45, // 24: lakeplane.v1.Job.create_time:type_name -> google.protobuf.Timestamp
-	45, // 25: lakeplane.v1.Job.start_time:type_name -> google.protobuf.Timestamp
-	45, // 26: lakeplane.v1.Job.end_time:type_name -> google.protobuf.Timestamp
-	32, // 27: lakeplane.v1.Job.certificate:type_name -> lakeplane.v1.ErasureCertificate
-	33, // 28: lakeplane.v1.ErasureCertificate.datasets:type_name -> lakeplane.v1.ErasedDataset
-	45, // 29: lakeplane.v1.ErasureCertificate.verify_time:type_name -> google.protobuf.Timestamp
-	29, // 30: lakeplane.v1.GetJobResponse.job:type_name -> lakeplane.v1.Job
-	2,  // 31: lakeplane.v1.ListJobsRequest.state:type_name -> lakeplane.v1.JobState
-	1,  // 32: lakeplane.v1.ListJobsRequest.kind:type_name -> lakeplane.v1.JobKind
-	29, // 33: lakeplane.v1.ListJobsResponse.jobs:type_name -> lakeplane.v1.Job
-	29, // 34: lakeplane.v1.CancelJobResponse.job:type_name -> lakeplane.v1.Job
-	29, // 35: lakeplane.v1.WatchJobResponse.job:type_name -> lakeplane.v1.Job
-	4,  // 36: lakeplane.v1.IngestService.CreateDataset:input_type -> lakeplane.v1.CreateDatasetRequest
-	6,  // 37: lakeplane.v1.IngestService.GetDataset:input_type -> lakeplane.v1.GetDatasetRequest
-	8,  // 38: lakeplane.v1.IngestService.ListDatasets:input_type -> lakeplane.v1.ListDatasetsRequest
-	10, // 39: lakeplane.v1.IngestService.UpdateDataset:input_type -> lakeplane.v1.UpdateDatasetRequest
-	12, // 40: lakeplane.v1.IngestService.DeleteDataset:input_type -> lakeplane.v1.DeleteDatasetRequest
-	14, // 41: lakeplane.v1.IngestService.PreviewRows:input_type -> lakeplane.v1.PreviewRowsRequest
-	16, // 42: lakeplane.v1.IngestService.ListSnapshots:input_type -> lakeplane.v1.ListSnapshotsRequest
-	19, // 43: lakeplane.v1.IngestService.StartIngest:input_type -> lakeplane.v1.StartIngestRequest
-	21, // 44: lakeplane.v1.IngestService.OptimizeDataset:input_type -> lakeplane.v1.OptimizeDatasetRequest
-	23, // 45: lakeplane.v1.IngestService.ExpireSnapshots:input_type -> lakeplane.v1.ExpireSnapshotsRequest
-	25, // 46: lakeplane.v1.IngestService.SeparateRecords:input_type -> lakeplane.v1.SeparateRecordsRequest
-	27, // 47: lakeplane.v1.IngestService.EraseSubjects:input_type -> lakeplane.v1.EraseSubjectsRequest
-	34, // 48: lakeplane.v1.IngestService.GetJob:input_type -> lakeplane.v1.GetJobRequest
-	36, // 49: lakeplane.v1.IngestService.ListJobs:input_type -> lakeplane.v1.ListJobsRequest
-	38, // 50: lakeplane.v1.IngestService.CancelJob:input_type -> lakeplane.v1.CancelJobRequest
-	40, // 51: lakeplane.v1.IngestService.WatchJob:input_type -> lakeplane.v1.WatchJobRequest
-	5,  // 52: lakeplane.v1.IngestService.CreateDataset:output_type -> lakeplane.v1.CreateDatasetResponse
-	7,  // 53: lakeplane.v1.IngestService.GetDataset:output_type -> lakeplane.v1.GetDatasetResponse
-	9,  // 54: lakeplane.v1.IngestService.ListDatasets:output_type -> lakeplane.v1.ListDatasetsResponse
-	11, // 55: lakeplane.v1.IngestService.UpdateDataset:output_type -> lakeplane.v1.UpdateDatasetResponse
-	13, // 56: lakeplane.v1.IngestService.DeleteDataset:output_type -> lakeplane.v1.DeleteDatasetResponse
-	15, // 57: lakeplane.v1.IngestService.PreviewRows:output_type -> lakeplane.v1.PreviewRowsResponse
-	17, // 58: lakeplane.v1.IngestService.ListSnapshots:output_type -> lakeplane.v1.ListSnapshotsResponse
-	20, // 59: lakeplane.v1.IngestService.StartIngest:output_type -> lakeplane.v1.StartIngestResponse
-	22, // 60: lakeplane.v1.IngestService.OptimizeDataset:output_type -> lakeplane.v1.OptimizeDatasetResponse
-	24, // 61: lakeplane.v1.IngestService.ExpireSnapshots:output_type -> lakeplane.v1.ExpireSnapshotsResponse
-	26, // 62: lakeplane.v1.IngestService.SeparateRecords:output_type -> lakeplane.v1.SeparateRecordsResponse
-	28, // 63: lakeplane.v1.IngestService.EraseSubjects:output_type -> lakeplane.v1.EraseSubjectsResponse
-	35, // 64: lakeplane.v1.IngestService.GetJob:output_type -> lakeplane.v1.GetJobResponse
-	37, // 65: lakeplane.v1.IngestService.ListJobs:output_type -> lakeplane.v1.ListJobsResponse
-	39, // 66: lakeplane.v1.IngestService.CancelJob:output_type -> lakeplane.v1.CancelJobResponse
-	41, // 67: lakeplane.v1.IngestService.WatchJob:output_type -> lakeplane.v1.WatchJobResponse
-	52, // [52:68] is the sub-list for method output_type
-	36, // [36:52] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	4,  // 12: lakeplane.v1.StartIngestRequest.dedupe:type_name -> lakeplane.v1.StartIngestRequest.Dedupe
+	31, // 13: lakeplane.v1.StartIngestResponse.job:type_name -> lakeplane.v1.Job
+	31, // 14: lakeplane.v1.OptimizeDatasetResponse.job:type_name -> lakeplane.v1.Job
+	48, // 15: lakeplane.v1.ExpireSnapshotsRequest.older_than:type_name -> google.protobuf.Timestamp
+	31, // 16: lakeplane.v1.ExpireSnapshotsResponse.job:type_name -> lakeplane.v1.Job
+	48, // 17: lakeplane.v1.SeparateRecordsRequest.as_of:type_name -> google.protobuf.Timestamp
+	27, // 18: lakeplane.v1.SeparateRecordsRequest.condition:type_name -> lakeplane.v1.RowCondition
+	1,  // 19: lakeplane.v1.RowCondition.comparison:type_name -> lakeplane.v1.Comparison
+	31, // 20: lakeplane.v1.SeparateRecordsResponse.job:type_name -> lakeplane.v1.Job
+	31, // 21: lakeplane.v1.EraseSubjectsResponse.job:type_name -> lakeplane.v1.Job
+	2,  // 22: lakeplane.v1.Job.kind:type_name -> lakeplane.v1.JobKind
+	3,  // 23: lakeplane.v1.Job.state:type_name -> lakeplane.v1.JobState
+	33, // 24: lakeplane.v1.Job.progress:type_name -> lakeplane.v1.JobProgress
+	34, // 25: lakeplane.v1.Job.error:type_name -> lakeplane.v1.JobError
+	48, // 26: lakeplane.v1.Job.create_time:type_name -> google.protobuf.Timestamp
+	48, // 27: lakeplane.v1.Job.start_time:type_name -> google.protobuf.Timestamp
+	48, // 28: lakeplane.v1.Job.end_time:type_name -> google.protobuf.Timestamp
+	35, // 29: lakeplane.v1.Job.certificate:type_name -> lakeplane.v1.ErasureCertificate
+	32, // 30: lakeplane.v1.Job.separation:type_name -> lakeplane.v1.SeparationResult
+	27, // 31: lakeplane.v1.SeparationResult.condition:type_name -> lakeplane.v1.RowCondition
+	35, // 32: lakeplane.v1.SeparationResult.certificate:type_name -> lakeplane.v1.ErasureCertificate
+	36, // 33: lakeplane.v1.ErasureCertificate.datasets:type_name -> lakeplane.v1.ErasedDataset
+	48, // 34: lakeplane.v1.ErasureCertificate.verify_time:type_name -> google.protobuf.Timestamp
+	31, // 35: lakeplane.v1.GetJobResponse.job:type_name -> lakeplane.v1.Job
+	3,  // 36: lakeplane.v1.ListJobsRequest.state:type_name -> lakeplane.v1.JobState
+	2,  // 37: lakeplane.v1.ListJobsRequest.kind:type_name -> lakeplane.v1.JobKind
+	31, // 38: lakeplane.v1.ListJobsResponse.jobs:type_name -> lakeplane.v1.Job
+	31, // 39: lakeplane.v1.CancelJobResponse.job:type_name -> lakeplane.v1.Job
+	31, // 40: lakeplane.v1.WatchJobResponse.job:type_name -> lakeplane.v1.Job
+	5,  // 41: lakeplane.v1.IngestService.CreateDataset:input_type -> lakeplane.v1.CreateDatasetRequest
+	7,  // 42: lakeplane.v1.IngestService.GetDataset:input_type -> lakeplane.v1.GetDatasetRequest
+	9,  // 43: lakeplane.v1.IngestService.ListDatasets:input_type -> lakeplane.v1.ListDatasetsRequest
+	11, // 44: lakeplane.v1.IngestService.UpdateDataset:input_type -> lakeplane.v1.UpdateDatasetRequest
+	13, // 45: lakeplane.v1.IngestService.DeleteDataset:input_type -> lakeplane.v1.DeleteDatasetRequest
+	15, // 46: lakeplane.v1.IngestService.PreviewRows:input_type -> lakeplane.v1.PreviewRowsRequest
+	17, // 47: lakeplane.v1.IngestService.ListSnapshots:input_type -> lakeplane.v1.ListSnapshotsRequest
+	20, // 48: lakeplane.v1.IngestService.StartIngest:input_type -> lakeplane.v1.StartIngestRequest
+	22, // 49: lakeplane.v1.IngestService.OptimizeDataset:input_type -> lakeplane.v1.OptimizeDatasetRequest
+	24, // 50: lakeplane.v1.IngestService.ExpireSnapshots:input_type -> lakeplane.v1.ExpireSnapshotsRequest
+	26, // 51: lakeplane.v1.IngestService.SeparateRecords:input_type -> lakeplane.v1.SeparateRecordsRequest
+	29, // 52: lakeplane.v1.IngestService.EraseSubjects:input_type -> lakeplane.v1.EraseSubjectsRequest
+	37, // 53: lakeplane.v1.IngestService.GetJob:input_type -> lakeplane.v1.GetJobRequest
+	39, // 54: lakeplane.v1.IngestService.ListJobs:input_type -> lakeplane.v1.ListJobsRequest
+	41, // 55: lakeplane.v1.IngestService.CancelJob:input_type -> lakeplane.v1.CancelJobRequest
+	43, // 56: lakeplane.v1.IngestService.WatchJob:input_type -> lakeplane.v1.WatchJobRequest
+	6,  // 57: lakeplane.v1.IngestService.CreateDataset:output_type -> lakeplane.v1.CreateDatasetResponse
+	8,  // 58: lakeplane.v1.IngestService.GetDataset:output_type -> lakeplane.v1.GetDatasetResponse
+	10, // 59: lakeplane.v1.IngestService.ListDatasets:output_type -> lakeplane.v1.ListDatasetsResponse
+	12, // 60: lakeplane.v1.IngestService.UpdateDataset:output_type -> lakeplane.v1.UpdateDatasetResponse
+	14, // 61: lakeplane.v1.IngestService.DeleteDataset:output_type -> lakeplane.v1.DeleteDatasetResponse
+	16, // 62: lakeplane.v1.IngestService.PreviewRows:output_type -> lakeplane.v1.PreviewRowsResponse
+	18, // 63: lakeplane.v1.IngestService.ListSnapshots:output_type -> lakeplane.v1.ListSnapshotsResponse
+	21, // 64: lakeplane.v1.IngestService.StartIngest:output_type -> lakeplane.v1.StartIngestResponse
+	23, // 65: lakeplane.v1.IngestService.OptimizeDataset:output_type -> lakeplane.v1.OptimizeDatasetResponse
+	25, // 66: lakeplane.v1.IngestService.ExpireSnapshots:output_type -> lakeplane.v1.ExpireSnapshotsResponse
+	28, // 67: lakeplane.v1.IngestService.SeparateRecords:output_type -> lakeplane.v1.SeparateRecordsResponse
+	30, // 68: lakeplane.v1.IngestService.EraseSubjects:output_type -> lakeplane.v1.EraseSubjectsResponse
+	38, // 69: lakeplane.v1.IngestService.GetJob:output_type -> lakeplane.v1.GetJobResponse
+	40, // 70: lakeplane.v1.IngestService.ListJobs:output_type -> lakeplane.v1.ListJobsResponse
+	42, // 71: lakeplane.v1.IngestService.CancelJob:output_type -> lakeplane.v1.CancelJobResponse
+	44, // 72: lakeplane.v1.IngestService.WatchJob:output_type -> lakeplane.v1.WatchJobResponse
+	57, // [57:73] is the sub-list for method output_type
+	41, // [41:57] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_lakeplane_v1_ingest_proto_init() }
@@ -2916,8 +3187,8 @@ func file_lakeplane_v1_ingest_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lakeplane_v1_ingest_proto_rawDesc), len(file_lakeplane_v1_ingest_proto_rawDesc)),
-			NumEnums:      4,
-			NumMessages:   38,
+			NumEnums:      5,
+			NumMessages:   40,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -634,7 +634,10 @@ type GrepRequest struct {
 	// RE2 syntax.
 	Pattern string `protobuf:"bytes,2,opt,name=pattern,proto3" json:"pattern,omitempty"`
 	// Stop after this many matches; 1000 when 0.
-	MaxMatches    int64 `protobuf:"varint,3,opt,name=max_matches,json=maxMatches,proto3" json:"max_matches,omitempty"`
+	MaxMatches int64 `protobuf:"varint,3,opt,name=max_matches,json=maxMatches,proto3" json:"max_matches,omitempty"`
+	// Count the matching lines of each object (like grep -c) instead of
+	// sending them; max_matches does not apply.
+	CountOnly     bool `protobuf:"varint,4,opt,name=count_only,json=countOnly,proto3" json:"count_only,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -688,6 +691,13 @@ func (x *GrepRequest) GetMaxMatches() int64 {
 		return x.MaxMatches
 	}
 	return 0
+}
+
+func (x *GrepRequest) GetCountOnly() bool {
+	if x != nil {
+		return x.CountOnly
+	}
+	return false
 }
 
 // GrepMatch is one matching line.
@@ -754,8 +764,10 @@ func (x *GrepMatch) GetText() string {
 
 // GrepResponse carries matches as they are found.
 type GrepResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Matches       []*GrepMatch           `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Matches []*GrepMatch           `protobuf:"bytes,1,rep,name=matches,proto3" json:"matches,omitempty"`
+	// With count_only, one entry per object searched, sent when it is done.
+	Counts        []*GrepCount `protobuf:"bytes,2,rep,name=counts,proto3" json:"counts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -797,6 +809,74 @@ func (x *GrepResponse) GetMatches() []*GrepMatch {
 	return nil
 }
 
+func (x *GrepResponse) GetCounts() []*GrepCount {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+// GrepCount is how many lines of one object match.
+type GrepCount struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Uri           string                 `protobuf:"bytes,1,opt,name=uri,proto3" json:"uri,omitempty"`
+	MatchingLines int64                  `protobuf:"varint,2,opt,name=matching_lines,json=matchingLines,proto3" json:"matching_lines,omitempty"`
+	BytesRead     int64                  `protobuf:"varint,3,opt,name=bytes_read,json=bytesRead,proto3" json:"bytes_read,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GrepCount) Reset() {
+	*x = GrepCount{}
+	mi := &file_lakeplane_v1_storage_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GrepCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GrepCount) ProtoMessage() {}
+
+func (x *GrepCount) ProtoReflect() protoreflect.Message {
+	mi := &file_lakeplane_v1_storage_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GrepCount.ProtoReflect.Descriptor instead.
+func (*GrepCount) Descriptor() ([]byte, []int) {
+	return file_lakeplane_v1_storage_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *GrepCount) GetUri() string {
+	if x != nil {
+		return x.Uri
+	}
+	return ""
+}
+
+func (x *GrepCount) GetMatchingLines() int64 {
+	if x != nil {
+		return x.MatchingLines
+	}
+	return 0
+}
+
+func (x *GrepCount) GetBytesRead() int64 {
+	if x != nil {
+		return x.BytesRead
+	}
+	return 0
+}
+
 // DiscoverSchemaRequest samples the CSV objects under a URI.
 type DiscoverSchemaRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -811,7 +891,7 @@ type DiscoverSchemaRequest struct {
 
 func (x *DiscoverSchemaRequest) Reset() {
 	*x = DiscoverSchemaRequest{}
-	mi := &file_lakeplane_v1_storage_proto_msgTypes[13]
+	mi := &file_lakeplane_v1_storage_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -823,7 +903,7 @@ func (x *DiscoverSchemaRequest) String() string {
 func (*DiscoverSchemaRequest) ProtoMessage() {}
 
 func (x *DiscoverSchemaRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_storage_proto_msgTypes[13]
+	mi := &file_lakeplane_v1_storage_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -836,7 +916,7 @@ func (x *DiscoverSchemaRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverSchemaRequest.ProtoReflect.Descriptor instead.
 func (*DiscoverSchemaRequest) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_storage_proto_rawDescGZIP(), []int{13}
+	return file_lakeplane_v1_storage_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DiscoverSchemaRequest) GetUri() string {
@@ -874,7 +954,7 @@ type DiscoverSchemaResponse struct {
 
 func (x *DiscoverSchemaResponse) Reset() {
 	*x = DiscoverSchemaResponse{}
-	mi := &file_lakeplane_v1_storage_proto_msgTypes[14]
+	mi := &file_lakeplane_v1_storage_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -886,7 +966,7 @@ func (x *DiscoverSchemaResponse) String() string {
 func (*DiscoverSchemaResponse) ProtoMessage() {}
 
 func (x *DiscoverSchemaResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_lakeplane_v1_storage_proto_msgTypes[14]
+	mi := &file_lakeplane_v1_storage_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -899,7 +979,7 @@ func (x *DiscoverSchemaResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiscoverSchemaResponse.ProtoReflect.Descriptor instead.
 func (*DiscoverSchemaResponse) Descriptor() ([]byte, []int) {
-	return file_lakeplane_v1_storage_proto_rawDescGZIP(), []int{14}
+	return file_lakeplane_v1_storage_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DiscoverSchemaResponse) GetDataset() *Dataset {
@@ -973,18 +1053,26 @@ const file_lakeplane_v1_storage_proto_rawDesc = "" +
 	"\x12CountLinesResponse\x12\x14\n" +
 	"\x05lines\x18\x01 \x01(\x03R\x05lines\x12\x14\n" +
 	"\x05bytes\x18\x02 \x01(\x03R\x05bytes\x12\x18\n" +
-	"\aobjects\x18\x03 \x01(\x03R\aobjects\"Z\n" +
+	"\aobjects\x18\x03 \x01(\x03R\aobjects\"y\n" +
 	"\vGrepRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12\x18\n" +
 	"\apattern\x18\x02 \x01(\tR\apattern\x12\x1f\n" +
 	"\vmax_matches\x18\x03 \x01(\x03R\n" +
-	"maxMatches\"E\n" +
+	"maxMatches\x12\x1d\n" +
+	"\n" +
+	"count_only\x18\x04 \x01(\bR\tcountOnly\"E\n" +
 	"\tGrepMatch\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12\x12\n" +
 	"\x04line\x18\x02 \x01(\x03R\x04line\x12\x12\n" +
-	"\x04text\x18\x03 \x01(\tR\x04text\"A\n" +
+	"\x04text\x18\x03 \x01(\tR\x04text\"r\n" +
 	"\fGrepResponse\x121\n" +
-	"\amatches\x18\x01 \x03(\v2\x17.lakeplane.v1.GrepMatchR\amatches\"{\n" +
+	"\amatches\x18\x01 \x03(\v2\x17.lakeplane.v1.GrepMatchR\amatches\x12/\n" +
+	"\x06counts\x18\x02 \x03(\v2\x17.lakeplane.v1.GrepCountR\x06counts\"c\n" +
+	"\tGrepCount\x12\x10\n" +
+	"\x03uri\x18\x01 \x01(\tR\x03uri\x12%\n" +
+	"\x0ematching_lines\x18\x02 \x01(\x03R\rmatchingLines\x12\x1d\n" +
+	"\n" +
+	"bytes_read\x18\x03 \x01(\x03R\tbytesRead\"{\n" +
 	"\x15DiscoverSchemaRequest\x12\x10\n" +
 	"\x03uri\x18\x01 \x01(\tR\x03uri\x12/\n" +
 	"\x06format\x18\x02 \x01(\v2\x17.lakeplane.v1.CsvFormatR\x06format\x12\x1f\n" +
@@ -1015,7 +1103,7 @@ func file_lakeplane_v1_storage_proto_rawDescGZIP() []byte {
 	return file_lakeplane_v1_storage_proto_rawDescData
 }
 
-var file_lakeplane_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_lakeplane_v1_storage_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_lakeplane_v1_storage_proto_goTypes = []any{
 	(*ObjectInfo)(nil),             // 0: lakeplane.v1.ObjectInfo
 	(*ListObjectsRequest)(nil),     // 1: lakeplane.v1.ListObjectsRequest
@@ -1030,39 +1118,41 @@ var file_lakeplane_v1_storage_proto_goTypes = []any{
 	(*GrepRequest)(nil),            // 10: lakeplane.v1.GrepRequest
 	(*GrepMatch)(nil),              // 11: lakeplane.v1.GrepMatch
 	(*GrepResponse)(nil),           // 12: lakeplane.v1.GrepResponse
-	(*DiscoverSchemaRequest)(nil),  // 13: lakeplane.v1.DiscoverSchemaRequest
-	(*DiscoverSchemaResponse)(nil), // 14: lakeplane.v1.DiscoverSchemaResponse
-	(*timestamppb.Timestamp)(nil),  // 15: google.protobuf.Timestamp
-	(*CsvFormat)(nil),              // 16: lakeplane.v1.CsvFormat
-	(*Dataset)(nil),                // 17: lakeplane.v1.Dataset
+	(*GrepCount)(nil),              // 13: lakeplane.v1.GrepCount
+	(*DiscoverSchemaRequest)(nil),  // 14: lakeplane.v1.DiscoverSchemaRequest
+	(*DiscoverSchemaResponse)(nil), // 15: lakeplane.v1.DiscoverSchemaResponse
+	(*timestamppb.Timestamp)(nil),  // 16: google.protobuf.Timestamp
+	(*CsvFormat)(nil),              // 17: lakeplane.v1.CsvFormat
+	(*Dataset)(nil),                // 18: lakeplane.v1.Dataset
 }
 var file_lakeplane_v1_storage_proto_depIdxs = []int32{
-	15, // 0: lakeplane.v1.ObjectInfo.modify_time:type_name -> google.protobuf.Timestamp
+	16, // 0: lakeplane.v1.ObjectInfo.modify_time:type_name -> google.protobuf.Timestamp
 	0,  // 1: lakeplane.v1.ListObjectsResponse.objects:type_name -> lakeplane.v1.ObjectInfo
 	4,  // 2: lakeplane.v1.DeletePrefixResponse.errors:type_name -> lakeplane.v1.ObjectError
 	4,  // 3: lakeplane.v1.MoveObjectsResponse.errors:type_name -> lakeplane.v1.ObjectError
-	16, // 4: lakeplane.v1.CountLinesRequest.format:type_name -> lakeplane.v1.CsvFormat
+	17, // 4: lakeplane.v1.CountLinesRequest.format:type_name -> lakeplane.v1.CsvFormat
 	11, // 5: lakeplane.v1.GrepResponse.matches:type_name -> lakeplane.v1.GrepMatch
-	16, // 6: lakeplane.v1.DiscoverSchemaRequest.format:type_name -> lakeplane.v1.CsvFormat
-	17, // 7: lakeplane.v1.DiscoverSchemaResponse.dataset:type_name -> lakeplane.v1.Dataset
-	16, // 8: lakeplane.v1.DiscoverSchemaResponse.format:type_name -> lakeplane.v1.CsvFormat
-	1,  // 9: lakeplane.v1.StorageService.ListObjects:input_type -> lakeplane.v1.ListObjectsRequest
-	3,  // 10: lakeplane.v1.StorageService.DeletePrefix:input_type -> lakeplane.v1.DeletePrefixRequest
-	6,  // 11: lakeplane.v1.StorageService.MoveObjects:input_type -> lakeplane.v1.MoveObjectsRequest
-	8,  // 12: lakeplane.v1.StorageService.CountLines:input_type -> lakeplane.v1.CountLinesRequest
-	10, // 13: lakeplane.v1.StorageService.Grep:input_type -> lakeplane.v1.GrepRequest
-	13, // 14: lakeplane.v1.StorageService.DiscoverSchema:input_type -> lakeplane.v1.DiscoverSchemaRequest
-	2,  // 15: lakeplane.v1.StorageService.ListObjects:output_type -> lakeplane.v1.ListObjectsResponse
-	5,  // 16: lakeplane.v1.StorageService.DeletePrefix:output_type -> lakeplane.v1.DeletePrefixResponse
-	7,  // 17: lakeplane.v1.StorageService.MoveObjects:output_type -> lakeplane.v1.MoveObjectsResponse
-	9,  // 18: lakeplane.v1.StorageService.CountLines:output_type -> lakeplane.v1.CountLinesResponse
-	12, // 19: lakeplane.v1.StorageService.Grep:output_type -> lakeplane.v1.GrepResponse
-	14, // 20: lakeplane.v1.StorageService.DiscoverSchema:output_type -> lakeplane.v1.DiscoverSchemaResponse
-	15, // [15:21] is the sub-list for method output_type
-	9,  // [9:15] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	13, // 6: lakeplane.v1.GrepResponse.counts:type_name -> lakeplane.v1.GrepCount
+	17, // 7: lakeplane.v1.DiscoverSchemaRequest.format:type_name -> lakeplane.v1.CsvFormat
+	18, // 8: lakeplane.v1.DiscoverSchemaResponse.dataset:type_name -> lakeplane.v1.Dataset
+	17, // 9: lakeplane.v1.DiscoverSchemaResponse.format:type_name -> lakeplane.v1.CsvFormat
+	1,  // 10: lakeplane.v1.StorageService.ListObjects:input_type -> lakeplane.v1.ListObjectsRequest
+	3,  // 11: lakeplane.v1.StorageService.DeletePrefix:input_type -> lakeplane.v1.DeletePrefixRequest
+	6,  // 12: lakeplane.v1.StorageService.MoveObjects:input_type -> lakeplane.v1.MoveObjectsRequest
+	8,  // 13: lakeplane.v1.StorageService.CountLines:input_type -> lakeplane.v1.CountLinesRequest
+	10, // 14: lakeplane.v1.StorageService.Grep:input_type -> lakeplane.v1.GrepRequest
+	14, // 15: lakeplane.v1.StorageService.DiscoverSchema:input_type -> lakeplane.v1.DiscoverSchemaRequest
+	2,  // 16: lakeplane.v1.StorageService.ListObjects:output_type -> lakeplane.v1.ListObjectsResponse
+	5,  // 17: lakeplane.v1.StorageService.DeletePrefix:output_type -> lakeplane.v1.DeletePrefixResponse
+	7,  // 18: lakeplane.v1.StorageService.MoveObjects:output_type -> lakeplane.v1.MoveObjectsResponse
+	9,  // 19: lakeplane.v1.StorageService.CountLines:output_type -> lakeplane.v1.CountLinesResponse
+	12, // 20: lakeplane.v1.StorageService.Grep:output_type -> lakeplane.v1.GrepResponse
+	15, // 21: lakeplane.v1.StorageService.DiscoverSchema:output_type -> lakeplane.v1.DiscoverSchemaResponse
+	16, // [16:22] is the sub-list for method output_type
+	10, // [10:16] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_lakeplane_v1_storage_proto_init() }
@@ -1077,7 +1167,7 @@ func file_lakeplane_v1_storage_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_lakeplane_v1_storage_proto_rawDesc), len(file_lakeplane_v1_storage_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   15,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
