@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,8 @@ import (
 )
 
 // rrnPattern is the registration-number pattern the benchmark greps for,
-// in RE2 syntax for lakeplane; rrnPatternERE is the same for grep -E.
+// in RE2 syntax for lakeplane; rrnPatternERE is the same for grep -E, which
+// has no \d (RE2's \d is ASCII [0-9] too, so both match the same lines).
 const (
 	rrnPattern    = `\d{6}-\d{7}`
 	rrnPatternERE = `[0-9]{6}-[0-9]{7}`
@@ -37,13 +39,25 @@ const (
 	grepMaxMatches = 1_000_000
 )
 
+// toolLocale is the locale the tools run in: the C locale, in which grep
+// reads bytes, with no multibyte decoding to slow it. (Their output goes
+// to a pipe: GNU grep writing to /dev/null stops at its first match.)
+const toolLocale = "LC_ALL=C"
+
+// Targets of the measures.
+const (
+	targetHalf = ">= 50%"
+	targetInfo = "info"
+)
+
 // storageTiming is one measured pass over (part of) the file.
 type storageTiming struct {
 	name    string
 	count   int64   // lines counted or lines matched
-	aux     int64   // for a Grep, the line number of the last match
+	aux     int64   // for a streaming Grep, the line number of the last match
 	bytes   int64   // bytes of the file the pass covered
 	seconds float64 // best of the repeats
+	target  string  // what lakeplane's share of the tool's MB/s should be
 	skipped string  // why the pass did not run, if it did not
 }
 
@@ -55,17 +69,25 @@ func (t storageTiming) mbps() float64 {
 	return float64(t.bytes) / 1e6 / t.seconds
 }
 
+// pass runs a measure once and returns its count and an auxiliary number
+// kept in the timing's aux.
+type pass func() (count, aux int64, err error)
+
 // storageBench runs `lakebench storage`: it generates (or takes) the
 // customer CSV, serves StorageService over gRPC on loopback through
 // internal/server (authentication auth.Local, the file's folder the only
-// allowed root), and times CountLines and a registration-number Grep over
-// file:// next to `wc -l` and `grep -c -E` on the same file.
+// allowed root), and times, over file://, each next to its command-line
+// counterpart on the same file, passes of the two alternating: CountLines
+// and `wc -l`; a count-only registration-number Grep and `grep -c -E`;
+// and, for information, a Grep streaming its matches and `grep -n -E -m`
+// read through a pipe.
 func storageBench(args []string) error {
 	fs := flag.NewFlagSet("storage", flag.ContinueOnError)
 	rows := fs.Int("rows", 10_000_000, "rows to generate")
 	csvPath := fs.String("csv", "", "a CSV to read instead of generating one")
+	dir := fs.String("dir", "", "work directory, kept: the CSV is generated there as customers.csv unless it exists (default: a temporary one, removed afterwards)")
 	repeat := fs.Int("repeat", 3, "passes of each measure; the best counts")
-	maxMatches := fs.Int64("max-matches", grepMaxMatches, "maxMatches of the Grep request (at most 1000000)")
+	maxMatches := fs.Int64("max-matches", grepMaxMatches, "maxMatches of the streaming Grep request (at most 1000000)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the lakeplane passes (client and server) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -74,7 +96,7 @@ func storageBench(args []string) error {
 		return fmt.Errorf("--repeat %d: want at least 1", *repeat)
 	}
 	ctx := context.Background()
-	src, cleanup, err := storageSource(*csvPath, *rows)
+	src, cleanup, err := storageSource(*csvPath, *dir, *rows)
 	if err != nil {
 		return err
 	}
@@ -97,89 +119,130 @@ func storageBench(args []string) error {
 	defer stop()
 	client := lakeplanev1.NewStorageServiceClient(conn)
 	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
+		stopProfile, err := startProfile(*cpuProfile)
 		if err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
+			return err
 		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		defer stopProfile()
 	}
 	uri := "file://" + src
 
-	var timings []storageTiming
-	count, err := best(*repeat, func() (int64, int64, error) {
-		resp, err := client.CountLines(ctx, &lakeplanev1.CountLinesRequest{Uri: uri})
-		if err != nil {
-			return 0, 0, fmt.Errorf("CountLines over gRPC: %w", err)
-		}
-		return resp.GetLines(), 0, nil
-	})
+	count, wc, err := alternate(*repeat, countLinesPass(ctx, client, uri), toolPass("wc", "-l", src))
 	if err != nil {
 		return err
 	}
-	count.bytes = size
-	count.name = "CountLines (gRPC)"
-	wc := execTiming(*repeat, "wc -l", size, "wc", "-l", src)
-	timings = append(timings, count, wc)
+	count.name, wc.name = "CountLines (gRPC)", "wc -l"
+	if err := sameCounts(count, wc); err != nil {
+		return err
+	}
 
-	grep, err := best(*repeat, func() (int64, int64, error) {
-		return grepOnce(ctx, client, uri, *maxMatches)
-	})
+	grepArgs := []string{"-c", "-E", rrnPatternERE, src}
+	counted, gnu, err := alternate(*repeat, grepCountPass(ctx, client, uri), toolPass("grep", grepArgs...))
 	if err != nil {
 		return err
 	}
-	if grep.count >= *maxMatches {
-		// Stopped at maxMatches: the search covered the lines up to the
-		// last match.
-		if grep.bytes, err = prefixBytes(src, grep.aux); err != nil {
+	counted.name, gnu.name = "Grep count_only (gRPC)", "grep -c -E"
+	if err := sameCounts(counted, gnu); err != nil {
+		return err
+	}
+
+	streamArgs := []string{"-n", "-E", "-m", strconv.FormatInt(*maxMatches, 10), rrnPatternERE, src}
+	streamed, gnuStreamed, err := alternate(*repeat, grepStreamPass(ctx, client, uri, *maxMatches), toolLinesPass("grep", streamArgs...))
+	if err != nil {
+		return err
+	}
+	streamed.name, gnuStreamed.name = "Grep matches sent (gRPC)", "grep -n -E -m N | pipe"
+	if err := sameCounts(streamed, gnuStreamed); err != nil {
+		return err
+	}
+	// Both stop at the same match (or the end): each covered the lines up
+	// to the last match.
+	covered := size
+	if streamed.count >= *maxMatches {
+		if covered, err = prefixBytes(src, streamed.aux); err != nil {
 			return err
 		}
-	} else {
-		grep.bytes = size
 	}
-	grep.name = "Grep (gRPC)"
-	gnu := execTiming(*repeat, "grep -c -E", size, "grep", "-c", "-E", rrnPatternERE, src)
-	timings = append(timings, grep, gnu)
 
-	if wc.skipped == "" && wc.count != count.count {
-		return fmt.Errorf("self-check: CountLines says %d lines, wc -l %d", count.count, wc.count)
+	for _, t := range []*storageTiming{&count, &wc, &counted, &gnu} {
+		t.bytes, t.target = size, targetHalf
 	}
-	if gnu.skipped == "" && grep.bytes == size && gnu.count != grep.count {
-		return fmt.Errorf("self-check: Grep found %d lines, grep -c %d", grep.count, gnu.count)
+	for _, t := range []*storageTiming{&streamed, &gnuStreamed} {
+		t.bytes, t.target = covered, targetInfo
 	}
-	printStorage(os.Stdout, timings, grep.bytes < size)
+	printStorage(os.Stdout, []storageTiming{count, wc, counted, gnu, streamed, gnuStreamed}, *maxMatches)
+	return nil
+}
+
+// startProfile starts a CPU profile into path and returns how to stop it.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// sameCounts fails unless lakeplane's pass and the tool's (when it ran)
+// counted the same.
+func sameCounts(ours, tool storageTiming) error {
+	if tool.skipped == "" && ours.count != tool.count {
+		return fmt.Errorf("self-check: %s counts %d, %s %d", ours.name, ours.count, tool.name, tool.count)
+	}
 	return nil
 }
 
 // storageSource returns the absolute path of the CSV to read: csvPath, or
-// a generated one of rows rows in a temporary directory that cleanup
-// removes.
-func storageSource(csvPath string, rows int) (string, func(), error) {
-	if csvPath != "" {
-		abs, err := filepath.Abs(csvPath)
+// customers.csv in dir when it exists there, or one of rows rows generated
+// into dir (a temporary directory that cleanup removes when dir is "").
+func storageSource(csvPath, dir string, rows int) (string, func(), error) {
+	if csvPath == "" && dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, fmt.Errorf("--dir %s: %w", dir, err)
+		}
+		kept := filepath.Join(dir, "customers.csv")
+		if _, err := os.Stat(kept); err == nil {
+			fmt.Printf("reusing %s\n", kept)
+			csvPath = kept
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", nil, fmt.Errorf("--dir %s: %w", dir, err)
+		}
+	}
+	if csvPath == "" {
+		tmp, cleanup, err := workDir(dir, "lakebench-storage-")
 		if err != nil {
-			return "", nil, fmt.Errorf("--csv %s: %w", csvPath, err)
+			return "", nil, err
 		}
-		// The file store confines paths to its roots after resolving
-		// symlinks; name the file as it resolves.
-		if abs, err = filepath.EvalSymlinks(abs); err != nil {
-			return "", nil, fmt.Errorf("--csv %s: %w", csvPath, err)
+		if csvPath, err = generateCSV(tmp, rows); err != nil {
+			cleanup()
+			return "", nil, err
 		}
-		return abs, func() {}, nil
+		abs, err := resolvedPath(csvPath)
+		if err != nil {
+			cleanup()
+			return "", nil, err
+		}
+		return abs, cleanup, nil
 	}
-	tmp, cleanup, err := workDir("", "lakebench-storage-")
+	abs, err := resolvedPath(csvPath)
+	return abs, func() {}, err
+}
+
+// resolvedPath is path made absolute, its symlinks resolved: the file
+// store confines paths to its roots after resolving symlinks.
+func resolvedPath(path string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
 	if err != nil {
-		return "", nil, err
+		return "", fmt.Errorf("CSV %s: %w", path, err)
 	}
-	src, err := generateCSV(tmp, rows)
-	if err != nil {
-		cleanup()
-		return "", nil, err
-	}
-	return src, cleanup, nil
+	return abs, nil
 }
 
 // warmFile reads path through once.
@@ -235,27 +298,142 @@ func serveStorage(ctx context.Context, root string) (*grpc.ClientConn, func(), e
 	return conn, func() { conn.Close(); stopServer() }, nil
 }
 
-// grepOnce greps uri for rrnPattern over gRPC, draining the stream, and
-// returns the lines matched and the line number of the last match.
-func grepOnce(ctx context.Context, client lakeplanev1.StorageServiceClient, uri string, maxMatches int64) (int64, int64, error) {
-	stream, err := client.Grep(ctx, &lakeplanev1.GrepRequest{Uri: uri, Pattern: rrnPattern, MaxMatches: maxMatches})
-	if err != nil {
-		return 0, 0, fmt.Errorf("Grep over gRPC: %w", err)
+// countLinesPass counts the lines of uri over gRPC.
+func countLinesPass(ctx context.Context, client lakeplanev1.StorageServiceClient, uri string) pass {
+	return func() (int64, int64, error) {
+		resp, err := client.CountLines(ctx, &lakeplanev1.CountLinesRequest{Uri: uri})
+		if err != nil {
+			return 0, 0, fmt.Errorf("CountLines over gRPC: %w", err)
+		}
+		return resp.GetLines(), 0, nil
 	}
-	var found, last int64
+}
+
+// grepCountPass counts the lines of uri matching rrnPattern with a
+// count-only Grep over gRPC, checking that the one object is counted once.
+func grepCountPass(ctx context.Context, client lakeplanev1.StorageServiceClient, uri string) pass {
+	return func() (int64, int64, error) {
+		stream, err := client.Grep(ctx, &lakeplanev1.GrepRequest{Uri: uri, Pattern: rrnPattern, CountOnly: true})
+		if err != nil {
+			return 0, 0, fmt.Errorf("count-only Grep over gRPC: %w", err)
+		}
+		var counts []*lakeplanev1.GrepCount
+		for {
+			resp, err := stream.Recv()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return 0, 0, fmt.Errorf("count-only Grep over gRPC: %w", err)
+			}
+			counts = append(counts, resp.GetCounts()...)
+		}
+		if len(counts) != 1 || counts[0].GetUri() != uri {
+			return 0, 0, fmt.Errorf("count-only Grep of %s sent %v, want one count for it", uri, counts)
+		}
+		return counts[0].GetMatchingLines(), 0, nil
+	}
+}
+
+// grepStreamPass greps uri for rrnPattern over gRPC, draining the stream
+// of matches, and returns the lines matched and the line number of the
+// last match.
+func grepStreamPass(ctx context.Context, client lakeplanev1.StorageServiceClient, uri string, maxMatches int64) pass {
+	return func() (int64, int64, error) {
+		stream, err := client.Grep(ctx, &lakeplanev1.GrepRequest{Uri: uri, Pattern: rrnPattern, MaxMatches: maxMatches})
+		if err != nil {
+			return 0, 0, fmt.Errorf("Grep over gRPC: %w", err)
+		}
+		var found, last int64
+		for {
+			resp, err := stream.Recv()
+			if err == io.EOF {
+				return found, last, nil
+			}
+			if err != nil {
+				return 0, 0, fmt.Errorf("Grep over gRPC: after %d matches: %w", found, err)
+			}
+			for _, m := range resp.GetMatches() {
+				found++
+				last = m.GetLine()
+			}
+		}
+	}
+}
+
+// toolPass runs name with args (in toolLocale), which prints a count
+// first; nil when name is not installed.
+func toolPass(name string, args ...string) pass {
+	if _, err := exec.LookPath(name); err != nil {
+		return nil
+	}
+	return func() (int64, int64, error) {
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), toolLocale)
+		out, err := cmd.Output()
+		if err := toolError(name, err); err != nil {
+			return 0, 0, err
+		}
+		f := strings.Fields(string(bytes.TrimSpace(out)))
+		if len(f) == 0 {
+			return 0, 0, fmt.Errorf("%s printed nothing", name)
+		}
+		n, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("%s printed %q", name, out)
+		}
+		return n, 0, nil
+	}
+}
+
+// toolLinesPass runs name with args (in toolLocale) and counts the lines
+// it writes to a pipe; nil when name is not installed.
+func toolLinesPass(name string, args ...string) pass {
+	if _, err := exec.LookPath(name); err != nil {
+		return nil
+	}
+	return func() (int64, int64, error) {
+		cmd := exec.Command(name, args...)
+		cmd.Env = append(os.Environ(), toolLocale)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return 0, 0, err
+		}
+		if err := cmd.Start(); err != nil {
+			return 0, 0, fmt.Errorf("run %s: %w", name, err)
+		}
+		lines, readErr := countNewlines(out)
+		if err := toolError(name, cmd.Wait()); err != nil {
+			return 0, 0, err
+		}
+		return lines, 0, readErr
+	}
+}
+
+// countNewlines counts the "\n" bytes r yields.
+func countNewlines(r io.Reader) (int64, error) {
+	buf := make([]byte, 1<<20)
+	var n int64
 	for {
-		resp, err := stream.Recv()
+		k, err := r.Read(buf)
+		n += int64(bytes.Count(buf[:k], []byte{'\n'}))
 		if err == io.EOF {
-			return found, last, nil
+			return n, nil
 		}
 		if err != nil {
-			return 0, 0, fmt.Errorf("Grep over gRPC: after %d matches: %w", found, err)
-		}
-		for _, m := range resp.GetMatches() {
-			found++
-			last = m.GetLine()
+			return n, err
 		}
 	}
+}
+
+// toolError is the error of a tool's run, none when grep only found
+// nothing (exit status 1, its count printed all the same).
+func toolError(name string, err error) error {
+	var ee *exec.ExitError
+	if err == nil || name == "grep" && errors.As(err, &ee) && ee.ExitCode() == 1 {
+		return nil
+	}
+	return fmt.Errorf("run %s: %w", name, err)
 }
 
 // prefixBytes returns the size of the first lines lines of path.
@@ -284,62 +462,45 @@ func prefixBytes(path string, lines int64) (int64, error) {
 	return n, nil
 }
 
-// best runs fn repeat times and returns the fastest pass; fn returns the
-// count and an auxiliary number kept in the timing's aux.
-func best(repeat int, fn func() (int64, int64, error)) (storageTiming, error) {
-	var t storageTiming
+// alternate runs ours and tool repeat times each, one after the other, so
+// that both see the same machine, and returns the fastest pass of each; a
+// nil tool (not installed) makes a skipped timing.
+func alternate(repeat int, ours, tool pass) (storageTiming, storageTiming, error) {
+	var o, t storageTiming
+	if tool == nil {
+		t.skipped = "not installed"
+	}
 	for i := range repeat {
-		start := time.Now()
-		count, aux, err := fn()
-		elapsed := time.Since(start).Seconds()
-		if err != nil {
-			return t, err
+		if err := timePass(&o, i, ours); err != nil {
+			return o, t, err
 		}
-		if i == 0 || elapsed < t.seconds {
-			t.count, t.aux, t.seconds = count, aux, elapsed
+		if tool != nil {
+			if err := timePass(&t, i, tool); err != nil {
+				return o, t, err
+			}
 		}
 	}
-	return t, nil
+	return o, t, nil
 }
 
-// execTiming runs name with args repeat times, each printing a count, and
-// returns the fastest; a missing command makes a skipped timing.
-func execTiming(repeat int, label string, size int64, name string, args ...string) storageTiming {
-	t := storageTiming{name: label, bytes: size}
-	if _, err := exec.LookPath(name); err != nil {
-		t.skipped = name + " not found"
-		return t
+// timePass runs p, the i-th pass of a measure, and keeps it in t when it
+// is the fastest so far.
+func timePass(t *storageTiming, i int, p pass) error {
+	start := time.Now()
+	count, aux, err := p()
+	elapsed := time.Since(start).Seconds()
+	if err != nil {
+		return err
 	}
-	for i := range repeat {
-		start := time.Now()
-		out, err := exec.Command(name, args...).Output()
-		elapsed := time.Since(start).Seconds()
-		var ee *exec.ExitError
-		// grep exits 1 when nothing matched; its count (0) is still printed.
-		if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1 && name == "grep") {
-			t.skipped = fmt.Sprintf("%s failed: %v", label, err)
-			return t
-		}
-		f := strings.Fields(string(bytes.TrimSpace(out)))
-		if len(f) == 0 {
-			t.skipped = fmt.Sprintf("%s printed nothing", label)
-			return t
-		}
-		n, err := strconv.ParseInt(f[0], 10, 64)
-		if err != nil {
-			t.skipped = fmt.Sprintf("%s printed %q", label, out)
-			return t
-		}
-		if i == 0 || elapsed < t.seconds {
-			t.count, t.seconds = n, elapsed
-		}
+	if i == 0 || elapsed < t.seconds {
+		t.count, t.aux, t.seconds = count, aux, elapsed
 	}
-	return t
+	return nil
 }
 
 // printStorage prints the timings in pairs (lakeplane's, then the tool's)
 // with lakeplane's share of the tool's throughput and the target.
-func printStorage(w io.Writer, timings []storageTiming, grepCapped bool) {
+func printStorage(w io.Writer, timings []storageTiming, maxMatches int64) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measure\tcount\tMB\tseconds\tMB/s\tvs tool\ttarget\t")
 	for i := 0; i+1 < len(timings); i += 2 {
@@ -348,7 +509,7 @@ func printStorage(w io.Writer, timings []storageTiming, grepCapped bool) {
 		if tool.skipped == "" && tool.mbps() > 0 {
 			ratio = fmt.Sprintf("%.0f%%", 100*ours.mbps()/tool.mbps())
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.3f\t%.0f\t%s\t>= 50%%\t\n", ours.name, ours.count, float64(ours.bytes)/1e6, ours.seconds, ours.mbps(), ratio)
+		fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.3f\t%.0f\t%s\t%s\t\n", ours.name, ours.count, float64(ours.bytes)/1e6, ours.seconds, ours.mbps(), ratio, ours.target)
 		if tool.skipped != "" {
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t\t\t\n", tool.name)
 		} else {
@@ -361,8 +522,7 @@ func printStorage(w io.Writer, timings []storageTiming, grepCapped bool) {
 			fmt.Fprintf(w, "skipped %s: %s\n", t.name, t.skipped)
 		}
 	}
-	if grepCapped {
-		fmt.Fprintf(w, "Grep stopped at maxMatches; its MB and MB/s are of the lines up to its last match.\n")
-	}
+	fmt.Fprintf(w, "patterns: lakeplane %s, tools %s (%s); the streaming pair stops at %d matches, its MB is of the lines up to the last.\n",
+		rrnPattern, rrnPatternERE, toolLocale, maxMatches)
 	fmt.Fprintf(w, "GOMAXPROCS=%d, %s\n", runtime.GOMAXPROCS(0), runtime.Version())
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -55,7 +56,8 @@ type validateResult struct {
 
 // validateBench runs `lakebench validate`: the suite over the generated (or
 // given) CSV through quality.Service.ValidateObject — the decoder and the
-// one-pass evaluator, as the API runs them — in a child process per
+// one-pass evaluator, as the API runs them (with more than one core the
+// decoder cuts the file into chunks decoded in parallel) — in a child process per
 // GOMAXPROCS (2, then 1), printing rows/s, MB/s and peak RSS. With --once it
 // is that child.
 func validateBench(args []string) error {
@@ -64,11 +66,12 @@ func validateBench(args []string) error {
 	csvPath := fs.String("csv", "", "a CSV of benchdata's 17 columns to validate instead of generating one")
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed afterwards)")
 	once := fs.Bool("once", false, "run one measured validation of --csv in --dir and print its result as JSON (the child)")
+	cpuProfile := fs.String("cpuprofile", "", "with --once: write a CPU profile of the validation to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *once {
-		return validateOnce(context.Background(), *csvPath, *dir)
+		return validateOnce(context.Background(), *csvPath, *dir, *cpuProfile)
 	}
 	work, cleanup, err := workDir(*dir, "lakebench-validate-")
 	if err != nil {
@@ -97,7 +100,7 @@ func validateBench(args []string) error {
 
 // validateOnce validates one CSV with the benchmark suite, through a fresh
 // SQLite store in dir, and prints a validateResult.
-func validateOnce(ctx context.Context, csvPath, dir string) error {
+func validateOnce(ctx context.Context, csvPath, dir, cpuProfile string) error {
 	if csvPath == "" || dir == "" {
 		return errors.New("validate --once needs --csv and --dir")
 	}
@@ -137,14 +140,44 @@ func validateOnce(ctx context.Context, csvPath, dir string) error {
 	if _, err := svc.CreateSuite(ctx, "bench", "lakebench validate", rs); err != nil {
 		return err
 	}
+	stopProfile, err := startCPUProfile(cpuProfile)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	v, err := svc.ValidateObject(ctx, "bench", "file://"+src, d.ID, csvstream.Format{Header: true})
 	if err != nil {
 		return fmt.Errorf("validate %s: %w", src, err)
 	}
 	elapsed := time.Since(start)
+	if err := stopProfile(); err != nil {
+		return err
+	}
 	if v.Outcome != suite.Pass {
 		return fmt.Errorf("the generated data does not pass the suite (%s): %s", v.Outcome, v.RuleResults)
 	}
 	return json.NewEncoder(os.Stdout).Encode(validateResult{Rows: v.RowsEvaluated, Bytes: info.Size(), Seconds: elapsed.Seconds(), Outcome: v.Outcome})
+}
+
+// startCPUProfile starts a CPU profile into path (nothing when path is
+// empty) and returns what stops it and closes the file.
+func startCPUProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile %s: %w", path, err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("cpu profile %s: %w", path, err)
+		}
+		return nil
+	}, nil
 }

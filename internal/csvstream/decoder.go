@@ -3,6 +3,8 @@
 // by header name or position, each value parsed exactly into its column's
 // type. It streams: whatever the size of the file it holds one buffer (as
 // large as the longest record needs), one record's fields and one batch.
+// DecodeParallel decodes chunks of the file on several cores, in bounded
+// memory, handing the batches over in source order.
 //
 // A bad record becomes a *RowError naming its line, column and value (masked
 // for PII columns); the caller either stops at the first one or skips and
@@ -37,7 +39,6 @@ type Decoder struct {
 	sc        *scanner
 	src       *countingReader
 	schema    *arrow.Schema
-	rb        *array.RecordBuilder
 	cols      []colState
 	nfields   int    // fields every record must have
 	fieldPII  []bool // by field position: the field belongs to a PII column
@@ -46,6 +47,7 @@ type Decoder struct {
 	onBadRow  func(*RowError) error
 	notUTF8   bool // the source was transcoded: U+FFFD marks undecodable bytes
 	header    []string
+	mem       memory.Allocator
 
 	emptyStringNull bool
 	nullTokens      [][]byte // non-empty tokens
@@ -82,9 +84,8 @@ type colState struct {
 	date     dateParser
 	ts       timestampParser
 
-	b     array.Builder
-	sb    *array.StringBuilder
-	dataN int // string bytes in the last batch, to reserve the next
+	b   array.Builder // nil for a STRING column
+	str *strColumn    // a STRING column's values
 
 	null bool
 	i64  int64
@@ -182,14 +183,70 @@ func NewDecoder(r io.Reader, cols []Column, f Format, opts Options) (*Decoder, e
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	d.rb = array.NewRecordBuilder(mem, d.schema)
+	d.mem = mem
+	d.newBuilders()
+	return d, nil
+}
+
+// newBuilders makes the builders the columns append to.
+func (d *Decoder) newBuilders() {
 	for i := range d.cols {
-		d.cols[i].b = d.rb.Field(i)
-		if d.cols[i].kind == kindString {
-			d.cols[i].sb = d.rb.Field(i).(*array.StringBuilder)
+		c := &d.cols[i]
+		c.b, c.str = nil, nil
+		if c.kind == kindString {
+			c.str = newStrColumn()
+		} else {
+			c.b = array.NewBuilder(d.mem, d.schema.Field(i).Type)
 		}
 	}
-	return d, nil
+}
+
+// reserve sizes the fixed-width builders for n more rows.
+func (d *Decoder) reserve(n int) {
+	for i := range d.cols {
+		if b := d.cols[i].b; b != nil {
+			b.Reserve(n)
+		}
+	}
+}
+
+// newBatch makes a batch of the rows appended so far and starts the next.
+func (d *Decoder) newBatch(rows int) arrow.RecordBatch {
+	arrays := make([]arrow.Array, len(d.cols))
+	for i := range d.cols {
+		if c := &d.cols[i]; c.str != nil {
+			arrays[i] = c.str.newArray(d.mem)
+		} else {
+			arrays[i] = c.b.NewArray()
+		}
+	}
+	rec := array.NewRecordBatch(d.schema, arrays, int64(rows))
+	for _, a := range arrays {
+		a.Release()
+	}
+	return rec
+}
+
+// discardRows drops the rows appended since the last batch.
+func (d *Decoder) discardRows() {
+	for i := range d.cols {
+		if c := &d.cols[i]; c.str != nil {
+			c.str.reset()
+		} else {
+			c.b.NewArray().Release()
+		}
+	}
+}
+
+// releaseBuilders frees the builders' buffers.
+func (d *Decoder) releaseBuilders() {
+	for i := range d.cols {
+		if c := &d.cols[i]; c.b != nil {
+			c.b.Release()
+			c.b = nil
+		}
+		d.cols[i].str = nil
+	}
 }
 
 // bytes checks the delimiter and quote and returns them as bytes.
@@ -318,21 +375,30 @@ func (d *Decoder) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		return nil, d.err
 	}
 	defer d.publish()
-	if err := ctx.Err(); err != nil {
+	rec, err := d.decodeBatch(ctx)
+	if err != nil {
 		return nil, d.fail(err)
 	}
-	d.reserveData()
+	return rec, nil
+}
+
+// decodeBatch decodes the next batch, or returns io.EOF when no row is
+// left. The builders stay usable after an error.
+func (d *Decoder) decodeBatch(ctx context.Context) (arrow.RecordBatch, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	rows := 0
 	for rows < d.batchRows {
 		if rows%reserveRows == 0 {
 			// The builders grow in steps rather than by a whole batch at
 			// once, so that a small file does not cost a full batch.
-			d.rb.Reserve(min(reserveRows, d.batchRows-rows))
+			d.reserve(min(reserveRows, d.batchRows-rows))
 		}
 		if d.read%reserveRows == reserveRows-1 {
 			// Also while every row is rejected.
 			if err := ctx.Err(); err != nil {
-				return nil, d.fail(err)
+				return nil, err
 			}
 		}
 		rec, line, err := d.sc.next()
@@ -342,18 +408,18 @@ func (d *Decoder) Next(ctx context.Context) (arrow.RecordBatch, error) {
 			}
 			var se *syntaxError
 			if !errors.As(err, &se) {
-				return nil, d.fail(d.fatal(err, line))
+				return nil, d.fatal(err, line)
 			}
 			d.read++
 			if err := d.bad(d.syntaxRowError(se)); err != nil {
-				return nil, d.fail(err)
+				return nil, err
 			}
 			continue
 		}
 		d.read++
 		if re := d.parseRow(rec, line); re != nil {
 			if err := d.bad(re); err != nil {
-				return nil, d.fail(err)
+				return nil, err
 			}
 			continue
 		}
@@ -361,14 +427,9 @@ func (d *Decoder) Next(ctx context.Context) (arrow.RecordBatch, error) {
 		rows++
 	}
 	if rows == 0 {
-		return nil, d.fail(io.EOF)
+		return nil, io.EOF
 	}
-	for i := range d.cols {
-		if c := &d.cols[i]; c.sb != nil {
-			c.dataN = c.sb.DataLen()
-		}
-	}
-	return d.rb.NewRecordBatch(), nil
+	return d.newBatch(rows), nil
 }
 
 // Stats says how far decoding has gone.
@@ -405,7 +466,7 @@ func (d *Decoder) publish() {
 // fail ends decoding with err and frees the batch being built.
 func (d *Decoder) fail(err error) error {
 	d.err = err
-	d.rb.Release()
+	d.releaseBuilders()
 	return err
 }
 
@@ -433,16 +494,6 @@ func (d *Decoder) bad(re *RowError) error {
 // reserveRows is how many rows the builders are sized for at a time, and
 // how often the context is checked.
 const reserveRows = 1024
-
-// reserveData sizes the string builders' data for as much as the last
-// batch held, so that appends seldom reallocate.
-func (d *Decoder) reserveData() {
-	for i := range d.cols {
-		if c := &d.cols[i]; c.sb != nil && c.dataN > 0 {
-			c.sb.ReserveData(c.dataN)
-		}
-	}
-}
 
 func (d *Decoder) syntaxRowError(se *syntaxError) *RowError {
 	re := &RowError{Line: se.line, Reason: se.reason}
@@ -480,7 +531,7 @@ func (d *Decoder) parseRow(rec [][]byte, line int64) *RowError {
 		var reason string
 		switch c.kind {
 		case kindString:
-			if !utf8.Valid(v) {
+			if !d.sc.validUTF8 && !utf8.Valid(v) {
 				reason = "is not valid UTF-8 (is the file's encoding CP949 or EUC-KR?)"
 			} else if d.notUTF8 && bytes.Contains(v, replacementChar) {
 				reason = "holds bytes that are not CP949 or EUC-KR"
@@ -553,12 +604,16 @@ func (d *Decoder) appendRow() {
 	for i := range d.cols {
 		c := &d.cols[i]
 		if c.null {
-			c.b.AppendNull()
+			if c.str != nil {
+				c.str.appendNull()
+			} else {
+				c.b.AppendNull()
+			}
 			continue
 		}
 		switch c.kind {
 		case kindString:
-			c.sb.BinaryBuilder.Append(c.s)
+			c.str.append(c.s)
 		case kindBool:
 			c.b.(*array.BooleanBuilder).UnsafeAppend(c.bv)
 		case kindInt32:

@@ -28,6 +28,10 @@ type scanner struct {
 
 	line int64 // 1-based physical line where the next record starts
 
+	// validUTF8 says the whole of buf is valid UTF-8 (see scanBytes), and
+	// so every field: fields split valid UTF-8 at ASCII bytes only.
+	validUTF8 bool
+
 	spans    []span
 	unq      []byte
 	fields   [][]byte
@@ -114,8 +118,19 @@ func (s *scanner) next() ([][]byte, int64, error) {
 				continue
 			}
 		}
-		n, nl, st := s.scan(data, s.eof)
+		view, eof := data, s.eof
+		if len(view) >= s.maxBuf {
+			// A chunk given whole (see scanBytes) may hold as much as the
+			// buffer can or more: the record must end within maxBuf bytes
+			// as when it is read through a full buffer. (Read through the
+			// buffer, data this long is a full buffer, not yet at EOF.)
+			view, eof = view[:s.maxBuf], false
+		}
+		n, nl, st := s.scan(view, eof)
 		if st == scanMore {
+			if s.r == nil {
+				return nil, s.line, errRecordTooLong
+			}
 			if err := s.fill(); err != nil {
 				return nil, s.line, err
 			}

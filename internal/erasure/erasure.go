@@ -101,7 +101,8 @@ type OptimizeSpec struct {
 
 // Certificate is the proof of one erasure. Its JSON field names are those
 // of the proto ErasureCertificate (int64 figures as JSON numbers), plus
-// sourcesToReview and rejectsRowsRemoved, which the proto does not carry.
+// sourcesToReview, rejectsRowsRemoved, samplesRemoved and the datasets'
+// versionsRemoved, which the proto does not carry.
 type Certificate struct {
 	SubjectCount int                  `json:"subjectCount"`
 	Datasets     []DatasetCertificate `json:"datasets"`
@@ -110,6 +111,9 @@ type Certificate struct {
 	VerifyTime time.Time `json:"verifyTime"`
 	// RejectsRowsRemoved counts the rows removed from rejects files.
 	RejectsRowsRemoved int64 `json:"rejectsRowsRemoved"`
+	// SamplesRemoved counts the failing-row samples of recorded
+	// validations removed because they held a subject id.
+	SamplesRemoved int64 `json:"samplesRemoved,omitempty"`
 	// SourcesToReview are the source objects of earlier loads of the
 	// datasets: they may hold the subjects and are not deleted here.
 	SourcesToReview []string `json:"sourcesToReview,omitempty"`
@@ -129,6 +133,9 @@ type DatasetCertificate struct {
 	FilesScanned     int64     `json:"filesScanned"`
 	Verified         bool      `json:"verified"`
 	VerifyTime       time.Time `json:"verifyTime"`
+	// VersionsRemoved counts the old versions of removed objects deleted
+	// from a versioned bucket.
+	VersionsRemoved int64 `json:"versionsRemoved,omitempty"`
 }
 
 // ComputeDigest returns the digest of c (whatever c.Digest holds).
@@ -156,6 +163,13 @@ type Tables interface {
 	VerifyNoneBefore(ctx context.Context, id string, cond tables.Before) (tables.VerifyReport, error)
 }
 
+// VersionPurger is implemented by a Tables whose tables may live in a
+// versioned bucket (*tables.Catalog): it deletes the old versions of the
+// objects an erasure removed, which the bucket would otherwise keep.
+type VersionPurger interface {
+	PurgeVersions(ctx context.Context, id string) (tables.VersionStats, error)
+}
+
 // Store is what the runner needs of the control-plane store.
 type Store interface {
 	GetDataset(ctx context.Context, id string) (*dataset.Dataset, error)
@@ -165,6 +179,20 @@ type Store interface {
 	GetErasureByJob(ctx context.Context, jobID string) (*store.Erasure, error)
 	// CreateDataset makes the record of a separated dataset.
 	CreateDataset(ctx context.Context, d *dataset.Dataset) (*dataset.Dataset, error)
+}
+
+// SampleRedactor is implemented by stores that keep validation results:
+// it removes the failing-row samples that hold one of values.
+type SampleRedactor interface {
+	RedactSamples(ctx context.Context, values []string) (int64, error)
+}
+
+// Purger is implemented by stores that can remove the remnants of the
+// rows an erasure deleted or overwrote (an ERASE job's spec, which held the
+// ids): SQLite's write-ahead log, PostgreSQL's dead tuples. The runner
+// purges after each erasure when its Store is one.
+type Purger interface {
+	PurgeRemnants(ctx context.Context) error
 }
 
 // Auditor appends to the audit trail (store.Audit).
@@ -206,9 +234,12 @@ const AuditMethod = "/lakeplane.v1.IngestService/EraseSubjects:certificate"
 // Erase is the jobrun.Executor of ERASE jobs. For each dataset it deletes
 // the rows whose subject key is one of the ids, expires every snapshot but
 // the new current one (removing the files only they reached), and verifies
-// that no file under the table's location holds any id; it then scrubs the
-// rejects files, lists the load sources to review, records the certificate
-// (ids only as salted hashes) and returns it as the job's Result. A job that
+// that no file under the table's location holds any id (nor, in a
+// versioned bucket, any old version of one, which it deletes first); it
+// then scrubs the rejects files and the validation samples, lists the load
+// sources to review, records the certificate (ids only as salted hashes),
+// purges the store's remnants of the rows it changed (see Purger) and
+// returns the certificate as the job's Result. A job that
 // ran before (a worker died after recording) returns the recorded
 // certificate. The job fails if any dataset does not verify, with the
 // certificate still recorded and returned.
@@ -216,7 +247,7 @@ func (r *Runner) Erase(ctx context.Context, j *job.Job, progress *jobrun.Progres
 	// A job recorded before (its worker died after that) is done, and its
 	// spec no longer holds the ids.
 	if done, err := r.Store.GetErasureByJob(ctx, j.ID); err == nil {
-		return jobrun.Outcome{Result: done.Certificate}, nil
+		return jobrun.Outcome{Result: done.Certificate}, r.purge(ctx)
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return jobrun.Outcome{}, err
 	}
@@ -261,6 +292,11 @@ func (r *Runner) Erase(ctx context.Context, j *job.Job, progress *jobrun.Progres
 		}
 		cert.SourcesToReview = append(cert.SourcesToReview, srcs...)
 	}
+	if sr, ok := r.Store.(SampleRedactor); ok {
+		if cert.SamplesRemoved, err = sr.RedactSamples(ctx, ids); err != nil {
+			return jobrun.Outcome{}, fmt.Errorf("validation samples: %w", err)
+		}
+	}
 	slices.Sort(cert.SourcesToReview)
 	cert.SourcesToReview = slices.Compact(cert.SourcesToReview)
 	if cert.VerifyTime.IsZero() {
@@ -275,6 +311,9 @@ func (r *Runner) Erase(ctx context.Context, j *job.Job, progress *jobrun.Progres
 	}
 	outcome.Result = body
 	if err := r.record(ctx, j, spec, ids, cert, body); err != nil {
+		return outcome, err
+	}
+	if err := r.purge(ctx); err != nil {
 		return outcome, err
 	}
 	if !cert.Verified {
@@ -357,6 +396,13 @@ func (r *Runner) eraseDataset(ctx context.Context, progress *jobrun.Progress, d 
 		return dc, 0, err
 	}
 	dc.SnapshotsExpired, dc.FilesRemoved = ex.SnapshotsExpired, ex.FilesRemoved
+	if vp, ok := r.Tables.(VersionPurger); ok {
+		vs, err := vp.PurgeVersions(ctx, d.ID)
+		if err != nil {
+			return dc, 0, err
+		}
+		dc.VersionsRemoved = vs.VersionsRemoved
+	}
 	progress.SetPhase(PhaseVerifying)
 	rep, err := r.Tables.VerifyAbsent(ctx, d.ID, d.SubjectKey, ids)
 	if err != nil {
@@ -401,6 +447,19 @@ func (r *Runner) record(ctx context.Context, j *job.Job, spec EraseSpec, ids []s
 		if err != nil {
 			return fmt.Errorf("audit erasure: %w", err)
 		}
+	}
+	return nil
+}
+
+// purge removes the store's remnants of the rows the erasure changed, when
+// the store can.
+func (r *Runner) purge(ctx context.Context) error {
+	p, ok := r.Store.(Purger)
+	if !ok {
+		return nil
+	}
+	if err := p.PurgeRemnants(ctx); err != nil {
+		return fmt.Errorf("erasure recorded, but purging the store's copies of the redacted spec failed: %w", err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,12 +20,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/lakeplane/lakeplane/internal/benchdata"
-	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/erasure"
 	"github.com/lakeplane/lakeplane/internal/ingest"
 	"github.com/lakeplane/lakeplane/internal/job"
 	"github.com/lakeplane/lakeplane/internal/jobrun"
 	"github.com/lakeplane/lakeplane/internal/objects"
+	"github.com/lakeplane/lakeplane/internal/quality/suite"
 	"github.com/lakeplane/lakeplane/internal/store/sqlite"
 	"github.com/lakeplane/lakeplane/internal/tables"
 )
@@ -49,8 +50,18 @@ type lake struct {
 
 func newLake(t testing.TB) *lake {
 	t.Helper()
+	return newLakeOn(t, "")
+}
+
+// newLakeOn is newLake with its tables under warehouse (empty: a
+// directory of the lake's), with the catalog options opts.
+func newLakeOn(t testing.TB, warehouse string, opts ...tables.Option) *lake {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
+	if warehouse == "" {
+		warehouse = "file://" + filepath.Join(dir, "warehouse")
+	}
 	for _, sub := range []string{"landing", "rejects"} {
 		if err := os.MkdirAll(filepath.Join(dir, sub), 0o750); err != nil {
 			t.Fatal(err)
@@ -61,7 +72,7 @@ func newLake(t testing.TB) *lake {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	catalog, err := tables.Open(ctx, st.DB(), "sqlite", "file://"+filepath.Join(dir, "warehouse"))
+	catalog, err := tables.Open(ctx, st.DB(), "sqlite", warehouse, append(opts, tables.WithSubjectKeyBuckets(subjectBuckets()))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,10 +82,10 @@ func newLake(t testing.TB) *lake {
 		t.Fatal(err)
 	}
 	svc := ingest.NewService(ingest.Deps{Datasets: st, Tables: catalog, Jobs: st, Sources: files, GradeLevels: 3})
-	// Bucketed on the subject key, as the issue advises: an erasure
-	// rewrites one file per load and bucket holding a subject.
+	// No layout given: the table is bucketed on the subject key (16
+	// buckets), so that an erasure rewrites one file per load and bucket
+	// holding a subject.
 	d := benchdata.Customers(datasetID)
-	d.PartitionBy = []dataset.PartitionField{{Column: "rrn", Transform: dataset.TransformBucket, Width: 16}}
 	if _, err := svc.CreateDataset(ctx, d); err != nil {
 		t.Fatal(err)
 	}
@@ -86,8 +97,26 @@ func newLake(t testing.TB) *lake {
 	}
 }
 
-// row is what a test keeps of one generated row.
-type row struct{ id, rrn string }
+// subjectBuckets is the catalog's default bucketing of subject keys:
+// tables.DefaultSubjectBuckets, or LAKEPLANE_BENCH_BUCKETS (0: none, to
+// measure an unpartitioned table).
+func subjectBuckets() int {
+	n := tables.DefaultSubjectBuckets
+	if v := os.Getenv("LAKEPLANE_BENCH_BUCKETS"); v != "" {
+		if m, err := strconv.Atoi(v); err == nil {
+			n = m
+		}
+	}
+	return n
+}
+
+// row is what a test keeps of one generated row: its customer id, its
+// registration number (the subject key) and, for a row also sent rejected,
+// its fields.
+type row struct {
+	id, rrn string
+	fields  []string
+}
 
 // load writes rows [from, to) as a landing-zone CSV, with a rejected copy
 // of each row in bad (its birth date broken), and loads it through the
@@ -111,8 +140,9 @@ func (l *lake) load(t testing.TB, name string, from, to int, bad map[int]bool) [
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows = append(rows, row{rec[0], rec[2]})
+		rows = append(rows, row{id: rec[0], rrn: rec[2]})
 		if bad[i] {
+			rows[len(rows)-1].fields = slices.Clone(rec)
 			rec[3] = "1990-13-45"
 			var b bytes.Buffer
 			w := csv.NewWriter(&b)
@@ -216,9 +246,24 @@ func TestEraseSubjectsLeavesNoTraceAndProvesIt(t *testing.T) {
 		t.Fatalf("%d data files, %d rejects files: the test needs several of each", len(dataBefore), len(rejectsBefore))
 	}
 
+	// An untyped object's validation keeps samples in clear: two of the
+	// subjects' numbers, and one of another customer's, which stays.
+	samples, _ := json.Marshal([]map[string]any{{
+		"Rule": `ColumnValues "rrn" matches "[0-9]{6}-[1-4][0-9]{6}"`, "FailingRows": 3,
+		"Samples": []map[string]any{{"Row": 1, "Value": subjects[0]}, {"Row": 2, "Value": all[3].rrn}, {"Row": 3, "Value": subjects[5]}},
+	}})
+	validation, err := l.st.CreateValidation(ctx, &suite.Validation{Suite: "rrn-format", Target: "file:///landing/part-0.csv", Outcome: suite.Fail, RuleResults: samples})
+	if err != nil {
+		t.Fatal(err)
+	}
 	spec, _ := json.Marshal(erasure.EraseSpec{SubjectIDs: subjects, Reason: "retention period ended (신용정보법 제20조의2)"})
 	j, _, err := l.st.CreateJob(ctx, &job.Job{Kind: job.Erase, Spec: spec, Principal: "dpo@example.kr"})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// As SQLite's automatic checkpoints do in time: the spec, ids and all,
+	// reaches the database file itself, not only its write-ahead log.
+	if err := l.st.PurgeRemnants(ctx); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -266,15 +311,17 @@ func TestEraseSubjectsLeavesNoTraceAndProvesIt(t *testing.T) {
 	}
 	t.Logf("data files: %d before, %d rewritten; certificate %+v", len(dataBefore), gone, dc)
 
-	// Nowhere under the lake (warehouse, rejects, the store's database) do
-	// the subjects' registration numbers remain; only the landing zone's
-	// sources, listed for review, hold them.
+	// Nowhere under the lake (warehouse, rejects, the store's database
+	// file and its write-ahead log, which held the ids in the job's spec
+	// until it was redacted) do the subjects' registration numbers remain;
+	// only the landing zone's sources, listed for review, hold them.
+	dbFiles := 0
 	for _, p := range filesUnder(t, l.dir, "") {
-		// The landing zone is listed for review, not deleted; the store's
-		// database is checked logically below (SQLite keeps old page
-		// images in its WAL until a checkpoint).
-		if strings.HasPrefix(p, filepath.Join(l.dir, "landing")) || strings.HasPrefix(p, filepath.Join(l.dir, "lakeplane.db")) {
+		if strings.HasPrefix(p, filepath.Join(l.dir, "landing")) {
 			continue
+		}
+		if strings.HasPrefix(p, filepath.Join(l.dir, "lakeplane.db")) {
+			dbFiles++
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -285,6 +332,9 @@ func TestEraseSubjectsLeavesNoTraceAndProvesIt(t *testing.T) {
 				t.Errorf("%s still holds subject %d", p, i)
 			}
 		}
+	}
+	if dbFiles == 0 {
+		t.Error("the store's database files were not searched")
 	}
 	// Every file of the table, decoded, holds neither the numbers nor the
 	// customer ids of those rows.
@@ -310,8 +360,10 @@ func TestEraseSubjectsLeavesNoTraceAndProvesIt(t *testing.T) {
 			t.Errorf("snapshot %d of before the erasure still reads", s.ID)
 		}
 	}
-	// The loader masks PII in rejects, so the subjects' rejected rows hold
-	// no registration number in clear (the raw search above) and stay.
+	// The loader masks the subject key in rejects, and tags each rejected
+	// record in the file's index with a keyed hash of it: the subjects'
+	// rejected rows go, with their tags, and no value of theirs remains in
+	// the rejects; the other rejected row stays, with its tag.
 	var rejected int
 	for _, p := range filesUnder(t, filepath.Join(l.dir, "rejects"), ".csv") {
 		b, _ := os.ReadFile(p)
@@ -320,9 +372,44 @@ func TestEraseSubjectsLeavesNoTraceAndProvesIt(t *testing.T) {
 			t.Fatal(err)
 		}
 		rejected += len(recs) - 1
+		for _, rec := range recs[1:] {
+			if rec[0] != "6" || !strings.Contains(rec[4], all[3].id) || strings.Contains(rec[4], all[3].rrn) {
+				t.Errorf("%s: rejected record %q is not row 3's (line 6) with its number masked", p, rec)
+			}
+		}
 	}
-	if rejected != 3 || cert.RejectsRowsRemoved != 0 {
-		t.Errorf("%d rejected rows left, %d removed; want 3 and 0", rejected, cert.RejectsRowsRemoved)
+	if rejected != 1 || cert.RejectsRowsRemoved != 2 {
+		t.Errorf("%d rejected rows left, %d removed; want 1 and 2", rejected, cert.RejectsRowsRemoved)
+	}
+	indexed := 0
+	for _, p := range filesUnder(t, filepath.Join(l.dir, "rejects"), "") {
+		b, _ := os.ReadFile(p)
+		if strings.HasSuffix(p, ".subjects") {
+			indexed += bytes.Count(b, []byte("\n")) - 1
+		}
+		for _, i := range subjectRows {
+			for _, f := range all[i].fields {
+				// Every value of a subject's rejected row that the kept
+				// row does not share and that is long enough not to turn
+				// up by chance (not its flags or small codes).
+				if len(f) >= 6 && !slices.Contains(all[3].fields, f) && bytes.Contains(b, []byte(f)) {
+					t.Errorf("%s still holds %q of subject row %d", p, f, i)
+				}
+			}
+			if all[i].fields != nil && bytes.Contains(b, []byte(all[i].id)) {
+				t.Errorf("%s still holds the customer id of subject row %d", p, i)
+			}
+		}
+	}
+	if indexed != 1 {
+		t.Errorf("the rejects indexes tag %d records, want 1 (row 3's)", indexed)
+	}
+	kept, err := l.st.GetValidation(ctx, validation.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.SamplesRemoved != 2 || !bytes.Contains(kept.RuleResults, []byte(all[3].rrn)) || !bytes.Contains(kept.RuleResults, []byte(`"FailingRows":3`)) {
+		t.Errorf("%d samples removed, validation kept as %s; want 2, and the other customer's sample", cert.SamplesRemoved, kept.RuleResults)
 	}
 	if len(cert.SourcesToReview) != loads {
 		t.Errorf("sources to review: %v", cert.SourcesToReview)

@@ -2,12 +2,14 @@ package erasure
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/lakeplane/lakeplane/internal/objects"
+	"github.com/lakeplane/lakeplane/internal/objects/objectstest"
 )
 
 func TestDropRecordsKeepsOtherRecordsByteForByte(t *testing.T) {
@@ -16,7 +18,8 @@ func TestDropRecordsKeepsOtherRecordsByteForByte(t *testing.T) {
 		`7,birth_date,y,bad,"[""100004"",""800101-2345678"",""multi` + "\n" + `line""]"` + "\n" +
 		"8,rrn,900101-1234567,too long,\"100005;900101-1234567\"\n" +
 		"9,rrn,700101-1111111,bad,\"100006,700101-1111111\"\n"
-	out, removed, err := dropRecords([]byte(in), map[string]bool{"900101-1234567": true, "100006": true})
+	isID := map[string]bool{"900101-1234567": true, "100006": true}
+	out, removed, err := dropRecords([]byte(in), func(rec []string) bool { return holdsID(rec, isID) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,5 +59,43 @@ func TestScrubRejectsRewritesOnlyFilesHoldingAnID(t *testing.T) {
 	}
 	if after, _ := os.Stat(filepath.Join(sub, "b.csv")); !after.ModTime().Equal(infoB.ModTime()) {
 		t.Error("b.csv, which holds no id, was rewritten")
+	}
+}
+
+// TestScrubRejectsOnVersionedBucket scrubs a rejects file in a versioned
+// bucket: the file as it was before, kept as an old version, goes too.
+func TestScrubRejectsOnVersionedBucket(t *testing.T) {
+	ctx := context.Background()
+	fake := objectstest.NewFakeS3(t, "lake")
+	fake.EnableVersioning(t, "lake")
+	s, err := objects.NewS3Store(ctx, objects.S3Options{Endpoint: fake.URL, Region: "us-east-1", PathStyle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := "s3://lake/rejects/crm.customers/j1.csv"
+	body := "line,column,value,reason,fields\n5,x,C000123,bad,\"[\"\"C000123\"\"]\"\n6,x,C000124,bad,\"[\"\"C000124\"\"]\"\n"
+	objectstest.Put(t, s, uri, []byte(body))
+	r := &Runner{Objects: s, RejectsDir: "s3://lake/rejects"}
+	if n, err := r.scrubRejects(ctx, "crm.customers", []string{"C000123"}); err != nil || n != 1 {
+		t.Fatalf("scrub: %d, %v", n, err)
+	}
+	var versions []objects.Version
+	for v, err := range s.ListVersions(ctx, "s3://lake/rejects/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		versions = append(versions, v)
+	}
+	if len(versions) != 1 || !versions[0].Latest {
+		t.Fatalf("versions after the scrub: %+v; want the current one only", versions)
+	}
+	rc, _, err := s.GetVersion(ctx, uri, versions[0].VersionID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	got, _ := io.ReadAll(rc)
+	if strings.Contains(string(got), "C000123") || !strings.Contains(string(got), "C000124") {
+		t.Errorf("after the scrub:\n%s", got)
 	}
 }

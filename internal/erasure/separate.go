@@ -42,53 +42,81 @@ type SeparateSpec struct {
 	// the same rows: those whose retention column is before AsOf less the
 	// dataset's separateAfterDays.
 	AsOf time.Time `json:"asOf"`
-	// Column and Before, when Column is set, replace the retention rule:
-	// the rows whose DATE or TIMESTAMP column is before Before move.
-	Column string    `json:"column,omitempty"`
-	Before time.Time `json:"before,omitzero"`
+	// Condition, when set, replaces the retention rule: the rows it
+	// selects move. Its value is canonical (see tables.Condition), so that
+	// a job run again selects exactly the rows the first run did.
+	Condition *tables.Condition `json:"condition,omitempty"`
 }
 
-// cutoff is the condition of a separation of d.
-func (s *SeparateSpec) cutoff(d *dataset.Dataset) (tables.Before, error) {
-	if s.Column != "" {
-		if s.Before.IsZero() {
-			return tables.Before{}, fault.Invalid("before", "is required with column")
+// condition is the condition of a separation of d: the spec's, or the
+// retention rule's "separateAfterColumn LESS AsOf - separateAfterDays".
+func (s *SeparateSpec) condition(d *dataset.Dataset) (tables.Condition, error) {
+	if s.Condition != nil {
+		if err := tables.ValidateCondition(d, *s.Condition); err != nil {
+			return tables.Condition{}, err
 		}
-		return tables.Before{Column: s.Column, Time: s.Before}, nil
+		return *s.Condition, nil
 	}
 	r := d.Retention
 	if r.SeparateAfterColumn == "" {
-		return tables.Before{}, fault.Precondition("dataset %s has no retention.separateAfterColumn: nothing says which rows to separate", d.ID)
+		return tables.Condition{}, fault.Precondition("dataset %s has no retention.separateAfterColumn and the request no condition: nothing says which rows to separate", d.ID)
 	}
-	asOf := s.AsOf
-	if asOf.IsZero() {
-		return tables.Before{}, fault.Invalid("asOf", "is required")
+	if s.AsOf.IsZero() {
+		return tables.Condition{}, fault.Invalid("asOf", "is required")
 	}
-	return tables.Before{Column: r.SeparateAfterColumn, Time: asOf.AddDate(0, 0, -r.SeparateAfterDays)}, nil
+	col := d.Column(r.SeparateAfterColumn)
+	if col == nil {
+		return tables.Condition{}, fault.Precondition("dataset %s has no column %q, its retention.separateAfterColumn", d.ID, r.SeparateAfterColumn)
+	}
+	return tables.CutoffCondition(*col, s.AsOf.AddDate(0, 0, -r.SeparateAfterDays))
 }
 
 // SeparateResult is the Result of a SEPARATE job: what moved where, and
-// the proof, as an erasure certificate gives it, that the rows left the
-// source dataset.
+// the proof, as an erasure certificate gives it, that the moved rows left
+// the source dataset. Its JSON field names are those of the proto
+// SeparationResult (plus copyResumed, which the proto does not carry).
 type SeparateResult struct {
-	TargetDataset string    `json:"targetDataset"`
-	Column        string    `json:"column"`
-	Before        time.Time `json:"before"`
-	RowsMoved     int64     `json:"rowsMoved"`
+	TargetDataset string           `json:"targetDataset"`
+	Condition     tables.Condition `json:"condition"`
+	RowsMoved     int64            `json:"rowsMoved"`
 	// CopySnapshotID is the separated dataset's snapshot that holds the
-	// copy; CopyResumed is true when an earlier run of the job made it.
+	// copy (0: no row matched); CopyResumed is true when an earlier run of
+	// the job made it.
 	CopySnapshotID int64 `json:"copySnapshotId"`
 	CopyResumed    bool  `json:"copyResumed,omitempty"`
-	DatasetCertificate
+	// Columns are the separated dataset's columns, which the copy kept.
+	Columns []string `json:"columns"`
+	// Certificate is the erasure of the moved rows from the source: one
+	// dataset, and SubjectCount the distinct subjects moved (0 when the
+	// source has no subject key).
+	Certificate Certificate `json:"certificate"`
+}
+
+// SeparationTables is what a SEPARATE job needs of the Iceberg layer
+// (*tables.Catalog), besides Tables.
+type SeparationTables interface {
+	CopyMatching(ctx context.Context, src, dst string, cond tables.Condition, props map[string]string) (tables.CopyStats, error)
+	DeleteMatching(ctx context.Context, id string, cond tables.Condition, within int64) (tables.DeleteStats, error)
+	VerifySeparated(ctx context.Context, id string, moved tables.Separated) (tables.SeparationReport, error)
+}
+
+// separationTables is r.Tables as SeparationTables.
+func (r *Runner) separationTables() (SeparationTables, error) {
+	st, ok := r.Tables.(SeparationTables)
+	if !ok {
+		return nil, fmt.Errorf("the runner's tables (%T) cannot separate rows by a condition", r.Tables)
+	}
+	return st, nil
 }
 
 // Separate is the jobrun.Executor of SEPARATE jobs on j.Dataset. It copies
-// the rows the retention rule (or the spec's condition) selects into the
-// separated dataset (made on first use: grade 1, the source's subject key
-// and all of its columns) in one commit tagged with the job's id, then
-// deletes them from the source — rewriting only the data files that hold
-// them, and only those the copy read — expires every older snapshot and
-// verifies that no file of the source still holds such a row.
+// the rows the spec's condition (or the retention rule) selects into the
+// separated dataset (made on first use: grade 1, the source's subject key,
+// and the columns separatedColumns keeps) in one commit tagged with the
+// job's id, then deletes them from the source — rewriting only the data
+// files that hold them, and only those the copy read — expires every older
+// snapshot and verifies that no file under the source's location still
+// holds a moved row (tables.VerifySeparated).
 //
 // It runs exactly once across a crash between the copy and the delete: run
 // again, it finds the tagged copy, does not copy again, and deletes the
@@ -98,9 +126,8 @@ type SeparateResult struct {
 // added to the source after the copy, or in files another writer rewrote
 // meanwhile, stay there for a later separation.
 //
-// The Result is a SeparateResult. The API shows it only as the job's
-// progress (rowsWritten: the rows moved) and snapshot id: jobpb renders a
-// certificate for ERASE jobs only.
+// The Result is a SeparateResult, which the API shows as the job's
+// separation (see jobpb).
 func (r *Runner) Separate(ctx context.Context, j *job.Job, progress *jobrun.Progress) (jobrun.Outcome, error) {
 	var spec SeparateSpec
 	if err := json.Unmarshal(j.Spec, &spec); err != nil {
@@ -109,11 +136,15 @@ func (r *Runner) Separate(ctx context.Context, j *job.Job, progress *jobrun.Prog
 	if j.Dataset == "" {
 		return jobrun.Outcome{}, fault.Invalid("dataset", "is required")
 	}
+	tbls, err := r.separationTables()
+	if err != nil {
+		return jobrun.Outcome{}, err
+	}
 	src, err := r.Store.GetDataset(ctx, j.Dataset)
 	if err != nil {
 		return jobrun.Outcome{}, fmt.Errorf("dataset %s: %w", j.Dataset, err)
 	}
-	cond, err := spec.cutoff(src)
+	cond, err := spec.condition(src)
 	if err != nil {
 		return jobrun.Outcome{}, err
 	}
@@ -125,12 +156,12 @@ func (r *Runner) Separate(ctx context.Context, j *job.Job, progress *jobrun.Prog
 		return jobrun.Outcome{}, fault.Invalid("targetDataset", "is the dataset itself")
 	}
 	progress.SetPhase(PhaseCopying)
-	if err := r.ensureSeparated(ctx, src, target); err != nil {
+	dst, err := r.ensureSeparated(ctx, src, target, cond)
+	if err != nil {
 		return jobrun.Outcome{}, err
 	}
-	res := SeparateResult{TargetDataset: target, Column: cond.Column, Before: cond.Time.UTC()}
-	res.Dataset = src.ID
-	within, err := r.copyOnce(ctx, j, src.ID, target, cond, &res)
+	res := SeparateResult{TargetDataset: target, Condition: cond, Columns: columnNames(dst)}
+	within, err := r.copyOnce(ctx, tbls, j, src.ID, target, cond, &res)
 	if err != nil {
 		return jobrun.Outcome{}, err
 	}
@@ -140,49 +171,81 @@ func (r *Runner) Separate(ctx context.Context, j *job.Job, progress *jobrun.Prog
 			return jobrun.Outcome{}, fmt.Errorf("dataset %s: after the copy into %s: %w", src.ID, target, err)
 		}
 	}
+	dc, snap, err := r.eraseMoved(ctx, tbls, progress, src, cond, within, &res)
+	if err != nil {
+		return jobrun.Outcome{}, err
+	}
+	res.Certificate.Datasets = []DatasetCertificate{dc}
+	res.Certificate.Verified, res.Certificate.VerifyTime = dc.Verified, dc.VerifyTime
+	body, err := json.Marshal(res)
+	if err != nil {
+		return jobrun.Outcome{}, fmt.Errorf("separation result: %w", err)
+	}
+	outcome := jobrun.Outcome{SnapshotID: snap, Result: body}
+	if !dc.Verified {
+		return outcome, fmt.Errorf("separation not verified: files under the location of dataset %s still hold rows moved to %s (%s)", src.ID, target, cond)
+	}
+	return outcome, nil
+}
 
+// eraseMoved deletes from src the rows of its snapshot within that match
+// cond (unless that snapshot is gone), expires every snapshot but the
+// current one, and verifies that no file of src still holds a row the copy
+// res names moved. It returns the erasure's certificate and the source's
+// current snapshot; res.Certificate.SubjectCount is set.
+func (r *Runner) eraseMoved(ctx context.Context, tbls SeparationTables, progress *jobrun.Progress, src *dataset.Dataset, cond tables.Condition, within int64, res *SeparateResult) (DatasetCertificate, int64, error) {
+	dc := DatasetCertificate{Dataset: src.ID}
 	progress.SetPhase(PhaseDeleting)
 	held, err := r.holdsSnapshot(ctx, src.ID, within)
 	if err != nil {
-		return jobrun.Outcome{}, err
+		return dc, 0, err
 	}
 	// A source snapshot gone means an earlier run deleted and expired
 	// (or another expiry ran first): the verification below tells.
 	if held {
-		del, err := r.Tables.DeleteBefore(ctx, src.ID, cond, within)
+		del, err := tbls.DeleteMatching(ctx, src.ID, cond, within)
 		if err != nil {
-			return jobrun.Outcome{}, err
+			return dc, 0, err
 		}
-		res.RowsDeleted, res.FilesRewritten, res.BytesRewritten = del.RowsDeleted, del.FilesRewritten, del.BytesRewritten
+		dc.RowsDeleted, dc.FilesRewritten, dc.BytesRewritten = del.RowsDeleted, del.FilesRewritten, del.BytesRewritten
 	}
 	progress.SetPhase(PhaseExpiring)
 	// As in an erasure: every snapshot but the current one goes.
 	ex, err := r.Tables.Expire(ctx, src.ID, time.Now().Add(time.Hour), 1)
 	if err != nil {
-		return jobrun.Outcome{}, err
+		return dc, 0, err
 	}
-	res.SnapshotsExpired, res.FilesRemoved = ex.SnapshotsExpired, ex.FilesRemoved
+	dc.SnapshotsExpired, dc.FilesRemoved = ex.SnapshotsExpired, ex.FilesRemoved
 	progress.SetPhase(PhaseVerifying)
-	rep, err := r.Tables.VerifyNoneBefore(ctx, src.ID, cond)
+	key := separationKey(src)
+	rep, err := tbls.VerifySeparated(ctx, src.ID, tables.Separated{Target: res.TargetDataset, CopySnapshotID: res.CopySnapshotID, KeyColumn: key})
 	if err != nil {
-		return jobrun.Outcome{}, err
+		return dc, 0, err
 	}
-	res.FilesScanned, res.Verified, res.VerifyTime = rep.FilesScanned, rep.Verified, rep.Time
+	dc.FilesScanned, dc.Verified, dc.VerifyTime = rep.FilesScanned, rep.Verified, rep.Time
+	if key != "" && key == src.SubjectKey {
+		res.Certificate.SubjectCount = rep.KeyValues
+	}
 	progress.Update(func(p *job.Progress) { p.BytesRead += rep.BytesScanned })
-	body, err := json.Marshal(res)
-	if err != nil {
-		return jobrun.Outcome{}, fmt.Errorf("separation result: %w", err)
+	return dc, ex.SnapshotID, nil
+}
+
+// separationKey is the column whose moved values the verification also
+// searches for byte for byte: the subject key, else a one-column primary
+// key, else none (the moved rows are still looked for, whole).
+func separationKey(d *dataset.Dataset) string {
+	switch {
+	case d.SubjectKey != "":
+		return d.SubjectKey
+	case len(d.PrimaryKey) == 1:
+		return d.PrimaryKey[0]
 	}
-	outcome := jobrun.Outcome{SnapshotID: ex.SnapshotID, Result: body}
-	if !res.Verified {
-		return outcome, fmt.Errorf("separation not verified: %d files under %s still hold rows with %s before %s", len(rep.Findings), rep.Location, cond.Column, res.Before.Format(time.RFC3339))
-	}
-	return outcome, nil
+	return ""
 }
 
 // copyOnce copies the rows into target unless an earlier run of job j
 // did, fills in res, and returns the source snapshot the copy read.
-func (r *Runner) copyOnce(ctx context.Context, j *job.Job, src, target string, cond tables.Before, res *SeparateResult) (int64, error) {
+func (r *Runner) copyOnce(ctx context.Context, tbls SeparationTables, j *job.Job, src, target string, cond tables.Condition, res *SeparateResult) (int64, error) {
 	snaps, err := r.Tables.Snapshots(ctx, target)
 	if err != nil {
 		return 0, fmt.Errorf("separated dataset %s: %w", target, err)
@@ -198,7 +261,7 @@ func (r *Runner) copyOnce(ctx context.Context, j *job.Job, src, target string, c
 		res.RowsMoved, res.CopySnapshotID, res.CopyResumed = s.AddedRows, s.ID, true
 		return within, nil
 	}
-	cp, err := r.Tables.CopyBefore(ctx, src, target, cond, map[string]string{tables.PropJobID: j.ID})
+	cp, err := tbls.CopyMatching(ctx, src, target, cond, map[string]string{tables.PropJobID: j.ID})
 	if err != nil {
 		return 0, err
 	}
@@ -225,52 +288,62 @@ func (r *Runner) holdsSnapshot(ctx context.Context, id string, snap int64) (bool
 }
 
 // ensureSeparated makes the separated dataset id of src (its record and
-// its table) unless it exists.
-func (r *Runner) ensureSeparated(ctx context.Context, src *dataset.Dataset, id string) error {
+// its table) unless it exists, and returns its record. A separated dataset
+// that exists must have every column separatedColumns keeps for cond.
+func (r *Runner) ensureSeparated(ctx context.Context, src *dataset.Dataset, id string, cond tables.Condition) (*dataset.Dataset, error) {
 	if err := dataset.ValidateID(id); err != nil {
-		return fault.Invalid("targetDataset", "%v", err)
+		return nil, fault.Invalid("targetDataset", "%v", err)
 	}
 	d, err := r.Store.GetDataset(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		d, err = r.Store.CreateDataset(ctx, separatedDataset(src, id))
+		d, err = r.Store.CreateDataset(ctx, separatedDataset(src, id, cond))
 		if errors.Is(err, store.ErrAlreadyExists) {
 			d, err = r.Store.GetDataset(ctx, id)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("separated dataset %s: %w", id, err)
+		return nil, fmt.Errorf("separated dataset %s: %w", id, err)
+	}
+	if err := checkSeparatedColumns(src, d, cond); err != nil {
+		return nil, err
 	}
 	// The record may have been made by a run that died before the table.
 	err = r.Tables.Create(ctx, d)
 	switch {
 	case errors.Is(err, tables.ErrAlreadyExists):
-		return nil
+		return d, nil
 	case err != nil:
-		return fmt.Errorf("separated dataset %s: %w", id, err)
+		return nil, fmt.Errorf("separated dataset %s: %w", id, err)
 	}
 	if r.DatasetChanged != nil {
 		if err := r.DatasetChanged(ctx, id); err != nil {
-			return fmt.Errorf("separated dataset %s made, but the access index did not follow: %w", id, err)
+			return nil, fmt.Errorf("separated dataset %s made, but the access index did not follow: %w", id, err)
 		}
 	}
-	return nil
+	return d, nil
 }
 
-// separatedDataset is the dataset made to receive src's separated rows:
-// grade 1, src's subject key, every column of src, and a retention rule
-// that keeps src's destroyAfterDays (for the retention sweep's erasures).
-func separatedDataset(src *dataset.Dataset, id string) *dataset.Dataset {
+// separatedDataset is the dataset made to receive src's separated rows
+// selected by cond: grade 1, src's subject key and primary key, only the
+// columns separatedColumns keeps (and the partition fields on them), and a
+// retention rule that keeps src's separateAfterColumn and destroyAfterDays
+// (for the retention sweep's erasures).
+func separatedDataset(src *dataset.Dataset, id string, cond tables.Condition) *dataset.Dataset {
 	d := src.Clone()
 	d.ID = id
 	d.Description = "Rows separated from " + src.ID + " (분리)."
 	d.Grade = 1
 	d.QualitySuite = ""
 	d.Retention = dataset.Retention{SeparateAfterColumn: src.Retention.SeparateAfterColumn, DestroyAfterDays: src.Retention.DestroyAfterDays}
+	d.Columns = separatedColumns(src, cond)
+	d.PartitionBy = slices.DeleteFunc(d.PartitionBy, func(p dataset.PartitionField) bool { return d.Column(p.Column) == nil })
 	d.Etag, d.CreateTime, d.UpdateTime = "", time.Time{}, time.Time{}
 	return d
 }
 
-// SeparateRecords queues a SEPARATE job.
+// SeparateRecords queues a SEPARATE job: of the rows req.condition
+// selects, or else of those the dataset's retention rule selects as of
+// req.asOf (now when unset).
 func (h *Handler) SeparateRecords(ctx context.Context, req *lakeplanev1.SeparateRecordsRequest) (*lakeplanev1.SeparateRecordsResponse, error) {
 	if err := dataset.ValidateID(req.GetId()); err != nil {
 		return nil, fault.Invalid("id", "%v", err)
@@ -279,11 +352,19 @@ func (h *Handler) SeparateRecords(ctx context.Context, req *lakeplanev1.Separate
 	if err != nil {
 		return nil, err
 	}
-	if d.Retention.SeparateAfterColumn == "" {
-		return nil, fault.Precondition("dataset %s has no retention.separateAfterColumn: nothing says which rows to separate", d.ID)
-	}
 	spec := SeparateSpec{TargetDataset: req.GetTargetDataset(), AsOf: time.Now().UTC()}
-	if req.AsOf != nil {
+	switch {
+	case req.Condition != nil && req.AsOf != nil:
+		return nil, fault.Invalid("asOf", "applies to the retention rule, which a condition replaces: give one or the other")
+	case req.Condition != nil:
+		cond, err := rowCondition(d, req.GetCondition())
+		if err != nil {
+			return nil, err
+		}
+		spec.Condition = &cond
+	case d.Retention.SeparateAfterColumn == "":
+		return nil, fault.Precondition("dataset %s has no retention.separateAfterColumn and the request no condition: nothing says which rows to separate", d.ID)
+	case req.AsOf != nil:
 		spec.AsOf = req.GetAsOf().AsTime()
 		if spec.AsOf.After(time.Now().Add(time.Minute)) {
 			return nil, fault.Invalid("asOf", "is in the future")

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/erasure"
+	"github.com/lakeplane/lakeplane/internal/fault"
 	"github.com/lakeplane/lakeplane/internal/ingest"
 	"github.com/lakeplane/lakeplane/internal/job"
 	"github.com/lakeplane/lakeplane/internal/jobrun"
@@ -168,9 +170,17 @@ func TestSeparateSurvivesACrashBetweenCopyAndDelete(t *testing.T) {
 	if err := json.Unmarshal(out.Result, &res); err != nil {
 		t.Fatal(err)
 	}
-	if !res.CopyResumed || res.RowsMoved != int64(len(old)) || res.RowsDeleted != int64(len(old)) || !res.Verified ||
-		res.TargetDataset != separatedID || res.FilesRewritten == 0 || res.SnapshotsExpired == 0 || res.FilesScanned == 0 {
+	if !res.CopyResumed || res.RowsMoved != int64(len(old)) || !res.Certificate.Verified || len(res.Certificate.Datasets) != 1 ||
+		res.TargetDataset != separatedID || res.Condition != (tables.Condition{Column: "closed", Op: tables.Less, Value: "2026-05-02"}) {
 		t.Fatalf("result: %+v", res)
+	}
+	if dc := res.Certificate.Datasets[0]; dc.Dataset != accountsID || dc.RowsDeleted != int64(len(old)) || !dc.Verified ||
+		dc.FilesRewritten == 0 || dc.SnapshotsExpired == 0 || dc.FilesScanned == 0 || res.Certificate.SubjectCount != len(old) {
+		t.Fatalf("certificate: %+v", res.Certificate)
+	}
+	// name is nullable: it stays behind; closed is the retention column.
+	if !slices.Equal(res.Columns, []string{"customer_id", "closed"}) {
+		t.Fatalf("columns moved: %v", res.Columns)
 	}
 	if got := l.ids(t, separatedID); !slices.Equal(got, old) {
 		t.Fatalf("separated after the rerun: %v, want each of %v once", got, old)
@@ -182,7 +192,7 @@ func TestSeparateSurvivesACrashBetweenCopyAndDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sep.Grade != 1 || sep.SubjectKey != "customer_id" || len(sep.Columns) != 3 || sep.Retention.DestroyAfterDays != 60 {
+	if sep.Grade != 1 || sep.SubjectKey != "customer_id" || len(sep.Columns) != 2 || sep.Retention.DestroyAfterDays != 60 {
 		t.Fatalf("separated dataset: %+v", sep)
 	}
 	snaps, err := l.catalog.Snapshots(ctx, accountsID)
@@ -239,4 +249,92 @@ func TestRetentionSweep(t *testing.T) {
 	if got := l.ids(t, separatedID); !slices.Equal(got, kept) {
 		t.Fatalf("separated after the destroy: %v, want %v", got, kept)
 	}
+}
+
+// A SEPARATE job by an explicit condition moves the rows it selects, with
+// the columns that are not nullable, the keys and the condition's column,
+// and proves them gone from the source, exactly once across a crash after
+// the copy; a matching row loaded after the copy stays for a later
+// separation without failing the proof. An existing separated dataset
+// that lacks a column the separation must keep is refused before anything
+// moves.
+func TestSeparateByCondition(t *testing.T) {
+	ctx := context.Background()
+	l := newRetentionLake(t)
+	cond := tables.Condition{Column: "name", Op: tables.GreaterOrEqual, Value: "customer 90"}
+	spec, _ := json.Marshal(erasure.SeparateSpec{AsOf: asOf, Condition: &cond})
+	j, _, err := l.st.CreateJob(ctx, &job.Job{Kind: job.Separate, Dataset: accountsID, Spec: spec, Principal: "steward"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crash := errors.New("worker killed")
+	l.runner.AfterCopy = func(context.Context, *job.Job) error { return crash }
+	if _, err := l.runner.Separate(ctx, j, &jobrun.Progress{}); !errors.Is(err, crash) {
+		t.Fatalf("first run: %v", err)
+	}
+	// The rerun finds the copy; a matching row arrives before its delete.
+	l.runner.AfterCopy = func(ctx context.Context, _ *job.Job) error { return l.appendAccount(ctx, 500, "customer 95 (late)") }
+	out, err := l.runner.Separate(ctx, j, &jobrun.Progress{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res erasure.SeparateResult
+	if err := json.Unmarshal(out.Result, &res); err != nil {
+		t.Fatal(err)
+	}
+	// "customer 90".."customer 99" sort at or after "customer 90".
+	moved := want(func(i int) bool { return i >= 90 })
+	if !res.CopyResumed || res.RowsMoved != int64(len(moved)) || res.Condition != cond || !slices.Equal(res.Columns, []string{"customer_id", "name", "closed"}) ||
+		!res.Certificate.Verified || res.Certificate.SubjectCount != len(moved) || res.Certificate.Datasets[0].RowsDeleted != int64(len(moved)) {
+		t.Fatalf("result: %+v", res)
+	}
+	if got := l.ids(t, separatedID); !slices.Equal(got, moved) {
+		t.Fatalf("separated: %v, want each of %v once", got, moved)
+	}
+	if got, w := l.ids(t, accountsID), append(want(func(i int) bool { return i < 90 }), 500); !slices.Equal(got, w) {
+		t.Fatalf("source: %v, want %v", got, w)
+	}
+
+	// bank.cards lacks name, which a separation by name must keep.
+	other := &dataset.Dataset{
+		ID: "bank.cards", Grade: 2, SubjectKey: "customer_id",
+		Columns: []dataset.Column{{Name: "customer_id", Type: dataset.TypeInt64}, {Name: "closed", Type: dataset.TypeDate}},
+	}
+	if _, err := l.st.CreateDataset(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.catalog.Create(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	spec, _ = json.Marshal(erasure.SeparateSpec{AsOf: asOf, Condition: &cond, TargetDataset: "bank.cards"})
+	j, _, err = l.st.CreateJob(ctx, &job.Job{Kind: job.Separate, Dataset: accountsID, Spec: spec, Principal: "steward"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.runner.Separate(ctx, j, &jobrun.Progress{})
+	if !errors.Is(err, fault.ErrFailedPrecondition) || !strings.Contains(err.Error(), `"name"`) {
+		t.Fatalf("into a dataset without the condition's column: %v", err)
+	}
+}
+
+// appendAccount loads one account, closed on asOf, into bank.accounts.
+func (l *retentionLake) appendAccount(ctx context.Context, id int64, name string) error {
+	d, err := l.st.GetDataset(ctx, accountsID)
+	if err != nil {
+		return err
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, tables.ArrowSchema(d))
+	defer b.Release()
+	b.Field(0).(*array.Int64Builder).Append(id)
+	b.Field(1).(*array.StringBuilder).Append(name)
+	b.Field(2).(*array.Date32Builder).Append(arrow.Date32FromTime(asOf))
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	_, err = l.catalog.Write(ctx, accountsID, tables.Append, rdr, nil)
+	return err
 }

@@ -275,7 +275,7 @@ func (s *snapshot) decide(c Check) Decision {
 	}
 	var groups []*groupEntry
 	for _, name := range c.Groups {
-		if g := s.groups[name]; g != nil {
+		if g := s.group(name); g != nil {
 			groups = append(groups, g)
 		}
 	}
@@ -473,7 +473,7 @@ func (s *Service) ListAccessibleTables(group string, pageSize int, pageToken str
 		}
 	}
 	snap := s.ix.load()
-	g := snap.groups[group]
+	g := snap.group(group)
 	if g == nil {
 		return nil, "", nil
 	}

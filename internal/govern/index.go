@@ -57,6 +57,9 @@ type snapshot struct {
 	groups    map[string]*groupEntry
 	tagKeys   map[string]*store.TagKey
 	grants    map[string]*store.GroupGrant
+	// dbIx and groupIx find databases and groups for Allowed.
+	dbIx    keyTable[*dbEntry]
+	groupIx keyTable[*groupEntry]
 }
 
 // dbEntry is a database (a namespace of datasets, or a database with
@@ -68,11 +71,15 @@ type dbEntry struct {
 	domain     uint16
 	tables     map[string]*tableEntry
 	tableNames []string // sorted
+	tableIx    keyTable[tableRef]
 }
 
 // tableEntry is a compiled table: its effective tags and its columns'.
 type tableEntry struct {
-	db, name   string
+	db, name string
+	// columns finds a column's index and effective grade by name; the
+	// table's slot in its database's tableIx holds a copy for Allowed.
+	columns    keyTable[colRef]
 	ds         *dataset.Dataset
 	explicit   map[string]string // without the grade, which is ds.Grade
 	grade      uint8
@@ -81,10 +88,6 @@ type tableEntry struct {
 	domainFrom uint8
 	cols       []colEntry
 	colIdx     map[string]int
-	// grades are the columns' effective grades, and lookup finds a
-	// column's index by name, densely, for the hot path of Allowed.
-	grades []uint8
-	lookup colLookup
 	// minGrade is the least effective grade of the table and its columns, 0
 	// when any of them is untagged: a grant opens the whole table when its
 	// grade is at most minGrade (and its domains cover domainSet).
@@ -287,6 +290,8 @@ func (ix *Index) compileAll() *snapshot {
 		s.groups[name] = ix.compileGroup(name)
 	}
 	s.domainIDs = maps.Clone(ix.domainIDs)
+	s.dbIx = keyTableOf(s.dbs)
+	s.groupIx = keyTableOf(s.groups)
 	return s
 }
 
@@ -306,6 +311,7 @@ func (ix *Index) compileDatabase(name string) *dbEntry {
 		return nil
 	}
 	db.tableNames = slices.Sorted(maps.Keys(db.tables))
+	db.tableIx = tableRefs(db.tables)
 	return db
 }
 
@@ -356,11 +362,10 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 		t.cols[i] = ce
 		t.colIdx[c.Name] = i
 	}
-	t.grades = make([]uint8, len(t.cols))
-	for i := range t.cols {
-		t.grades[i] = t.cols[i].grade
+	t.columns = newKeyTable[colRef](len(t.cols))
+	for i, c := range t.cols {
+		t.columns.put(c.name, colRef{col: uint32(i), grade: c.grade})
 	}
-	t.lookup = newColLookup(d.Columns)
 	// Any untagged column or table keeps minGrade at 0.
 	for _, c := range t.cols {
 		if c.grade == 0 || t.minGrade == 0 {
@@ -456,12 +461,15 @@ func (ix *Index) withTable(old *snapshot, dbName, tbl string) *snapshot {
 	d, ok := ix.datasets[dbName+"."+tbl]
 	_, had := db.tables[tbl]
 	if ok {
-		nd.tables[tbl] = ix.compileTable(&nd, tbl, d)
+		t := ix.compileTable(&nd, tbl, d)
+		nd.tables[tbl] = t
+		nd.tableIx = db.tableIx.with(tbl, tableRef{t: t, columns: t.columns})
 		if !had {
 			nd.tableNames = insertSorted(db.tableNames, tbl)
 		}
 	} else {
 		delete(nd.tables, tbl)
+		nd.tableIx = tableRefs(nd.tables)
 		if had {
 			nd.tableNames = removeSorted(db.tableNames, tbl)
 		}
@@ -494,6 +502,7 @@ func (ix *Index) withGroup(old *snapshot, group string) *snapshot {
 	} else {
 		delete(s.groups, group)
 	}
+	s.groupIx = keyTableOf(s.groups)
 	s.grants = maps.Clone(ix.grants)
 	s.domainIDs = ix.domainIDsFor(old)
 	return &s
@@ -505,11 +514,13 @@ func (ix *Index) putDB(s *snapshot, name string, db *dbEntry) {
 	switch {
 	case db != nil:
 		s.dbs[name] = db
+		s.dbIx = s.dbIx.with(name, db)
 		if !had {
 			s.dbNames = insertSorted(s.dbNames, name)
 		}
 	case had:
 		delete(s.dbs, name)
+		s.dbIx = keyTableOf(s.dbs)
 		s.dbNames = removeSorted(s.dbNames, name)
 	}
 }
@@ -548,11 +559,18 @@ func removeSorted(ss []string, v string) []string {
 
 // table returns the compiled table, or nil.
 func (s *snapshot) table(db, tbl string) *tableEntry {
-	d := s.dbs[db]
-	if d == nil {
+	d, ok := s.dbIx.get(db)
+	if !ok {
 		return nil
 	}
-	return d.tables[tbl]
+	ref, _ := d.tableIx.get(tbl)
+	return ref.t
+}
+
+// group returns the compiled group, or nil when it holds no grant.
+func (s *snapshot) group(name string) *groupEntry {
+	g, _ := s.groupIx.get(name)
+	return g
 }
 
 // matchesColumn reports whether a grant's expression matches a column.
@@ -646,94 +664,49 @@ func (cg *compiledGrant) allows(p Permission, t *tableEntry, ci int) bool {
 }
 
 // Allowed reports whether any of groups holds permission p on column of
-// database.table. It is the hot path of access checks: map lookups and a
-// few comparisons, without allocating. An unknown table or column is not
-// allowed.
+// database.table. It is the hot path of access checks: four short hashes
+// into the snapshot's lookup tables, each compared in the slot it reads,
+// without allocating. An unknown table or column is not allowed.
 func (ix *Index) Allowed(groups []string, database, table, column string, p Permission) bool {
 	s := ix.load()
-	t := s.table(database, table)
-	if t == nil || p >= numPermissions {
+	if p >= numPermissions {
 		return false
 	}
-	ci := t.lookup.find(column)
-	if ci < 0 {
+	// The keys first, as they depend on nothing: the lookups that follow
+	// depend on one another.
+	dbKey, tableKey, columnKey := keyOf(database), keyOf(table), keyOf(column)
+	db, ok := s.dbIx.getKey(dbKey, database)
+	if !ok {
+		return false
+	}
+	ref := db.tableIx.find(tableKey, table)
+	if ref == nil {
+		return false
+	}
+	col, ok := ref.columns.getKey(columnKey, column)
+	if !ok {
 		return false
 	}
 	for _, name := range groups {
-		g := s.groups[name]
-		if g == nil {
-			continue
-		}
-		if p.columnLevel() {
-			// The dense path: the effective grade against the group's
-			// least grade; the domain only when a grant names domains.
-			if gr := t.grades[ci]; gr != 0 && (gr >= g.minAny[p] || (g.hasDomain[p] && g.opensColumn(p, &t.cols[ci]))) {
-				return true
-			}
-			continue
-		}
-		if g.allows(p, t, ci) {
+		if g := s.group(name); g != nil && g.allowsFound(p, ref.t, col) {
 			return true
 		}
 	}
 	return false
 }
 
-// colLookup finds the index of a column by name without a map: an
-// open-addressed table of column indexes (plus one; 0 is empty) hashed by
-// FNV-1a, whose names are compared against one contiguous blob, so that a
-// lookup reads a few adjacent cache lines.
-type colLookup struct {
-	slots []uint32 // a power of two, at least twice the columns
-	offs  []uint32 // name i is blob[offs[i]:offs[i+1]]
-	blob  string
-}
-
-// fnv1a hashes a name.
-func fnv1a(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
+// allowsFound reports whether g holds p on the column of t that col found.
+// For column-level permissions it compares the effective grade with the
+// group's least grade, and looks at the domain only when a grant of the
+// group names domains.
+func (g *groupEntry) allowsFound(p Permission, t *tableEntry, col colRef) bool {
+	if !p.columnLevel() {
+		return g.opensTable(p, t)
 	}
-	return h
-}
-
-// newColLookup indexes the columns' names.
-func newColLookup(cols []dataset.Column) colLookup {
-	n := 1
-	for n < 2*len(cols) {
-		n <<= 1
+	if col.grade == 0 {
+		return false
 	}
-	l := colLookup{slots: make([]uint32, n), offs: make([]uint32, 0, len(cols)+1)}
-	var b strings.Builder
-	for i, c := range cols {
-		l.offs = append(l.offs, uint32(b.Len()))
-		b.WriteString(c.Name)
-		for h := fnv1a(c.Name) & uint32(n-1); ; h = (h + 1) & uint32(n-1) {
-			if l.slots[h] == 0 {
-				l.slots[h] = uint32(i + 1)
-				break
-			}
-		}
-	}
-	l.offs = append(l.offs, uint32(b.Len()))
-	l.blob = b.String()
-	return l
-}
-
-// find returns the index of the column name, or -1.
-func (l *colLookup) find(name string) int {
-	mask := uint32(len(l.slots) - 1)
-	for h := fnv1a(name) & mask; ; h = (h + 1) & mask {
-		i := int(l.slots[h]) - 1
-		if i < 0 {
-			return -1
-		}
-		if l.blob[l.offs[i]:l.offs[i+1]] == name {
-			return i
-		}
-	}
+	return col.grade >= g.minAny[p] || (g.hasDomain[p] && g.opensColumn(p, &t.cols[col.col]))
 }
 
 // ReadableColumns appends to dst the columns of database.table that group
@@ -741,7 +714,7 @@ func (l *colLookup) find(name string) int {
 func (ix *Index) ReadableColumns(dst []string, group, database, table string) []string {
 	s := ix.load()
 	t := s.table(database, table)
-	g := s.groups[group]
+	g := s.group(group)
 	if t == nil || g == nil {
 		return dst
 	}

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,10 +20,12 @@ import (
 
 	"github.com/lakeplane/lakeplane/internal/csvstream"
 	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/erasure/subjecttag"
 	"github.com/lakeplane/lakeplane/internal/fault"
 	"github.com/lakeplane/lakeplane/internal/job"
 	"github.com/lakeplane/lakeplane/internal/jobrun"
 	"github.com/lakeplane/lakeplane/internal/objects"
+	"github.com/lakeplane/lakeplane/internal/pii"
 	"github.com/lakeplane/lakeplane/internal/quality"
 	"github.com/lakeplane/lakeplane/internal/quality/suite"
 	"github.com/lakeplane/lakeplane/internal/store"
@@ -144,13 +148,17 @@ func (l *Loader) Run(ctx context.Context, j *job.Job, progress *jobrun.Progress)
 	}
 	progress.Update(func(p *job.Progress) { p.BytesTotal = info.Size })
 
-	rejects := newRejectSink(ctx, l.Rejects, fmt.Sprintf("%s/%s/%s.csv", l.RejectsDir, d.ID, j.ID), spec.MaxBadRows)
-	dec, err := csvstream.NewDecoder(body, decoderColumns(d), decoderFormat(spec.Format),
+	rejects, cols, err := l.openRejects(ctx, d, j, spec.MaxBadRows)
+	if err != nil {
+		return jobrun.Outcome{}, err
+	}
+	dec, err := csvstream.NewDecoder(body, cols, decoderFormat(spec.Format),
 		csvstream.Options{OnBadRow: rejects.onBadRow})
 	if err != nil {
 		rejects.abort(err)
 		return jobrun.Outcome{}, err
 	}
+	rejects.tags.locate(dec.Header(), d)
 	var gate *quality.LoadGate
 	if name := cmp.Or(spec.QualitySuite, d.QualitySuite); name != "" && l.Quality != nil {
 		if gate, err = l.startGate(ctx, name, d, spec, dec.Header()); err != nil {
@@ -473,32 +481,55 @@ func (r *decodedRecords) Release() {
 
 // rejectSink writes bad rows, up to a limit, to a rejects object (CSV of
 // line, column, value, reason and the fields as a JSON list; PII values
-// masked), streamed as they come.
+// masked), streamed as they come. For a dataset with a subject key, when
+// the store keeps a tag key (subjecttag.KeyStore), it also writes the
+// rejects object's index (<uri>.subjects: each record's line and the keyed
+// hashes of its subject key), so that an erasure finds a subject's
+// rejected rows although the rejects show the key masked.
 type rejectSink struct {
 	limit int64
 	count int64
-	pw    *io.PipeWriter
-	w     *csv.Writer
-	done  chan error
-	open  func()
+	rows  *pipedCSV
+	index *pipedCSV
+	tags  *subjectTagger // nil: no index, and the decoder masks
 }
 
-func newRejectSink(ctx context.Context, store ObjectWriter, uri string, limit int64) *rejectSink {
-	s := &rejectSink{limit: limit, done: make(chan error, 1)}
-	s.open = func() {
-		pr, pw := io.Pipe()
-		s.pw, s.w = pw, csv.NewWriter(pw)
-		go func() {
-			_, err := store.Put(ctx, uri, pr)
-			pr.CloseWithError(err)
-			s.done <- err
-		}()
-		_ = s.w.Write([]string{"line", "column", "value", "reason", "fields"})
+func newRejectSink(ctx context.Context, store ObjectWriter, uri string, limit int64, tags *subjectTagger) *rejectSink {
+	s := &rejectSink{limit: limit, tags: tags,
+		rows: &pipedCSV{ctx: ctx, store: store, uri: uri, header: []string{"line", "column", "value", "reason", "fields"}}}
+	if tags != nil {
+		s.index = &pipedCSV{ctx: ctx, store: store, uri: uri + subjecttag.IndexSuffix, header: subjecttag.IndexHeader}
 	}
 	return s
 }
 
+// openRejects returns the sink of a load's bad rows and the columns to
+// decode with: with a subject tagger, the decoder masks nothing and the
+// sink masks what the decoder would have (see subjectTagger.redact).
+func (l *Loader) openRejects(ctx context.Context, d *dataset.Dataset, j *job.Job, limit int64) (*rejectSink, []csvstream.Column, error) {
+	cols := decoderColumns(d)
+	uri := fmt.Sprintf("%s/%s/%s.csv", l.RejectsDir, d.ID, j.ID)
+	keys, ok := l.Datasets.(subjecttag.KeyStore)
+	if d.SubjectKey == "" || !ok {
+		return newRejectSink(ctx, l.Rejects, uri, limit, nil), cols, nil
+	}
+	key, err := keys.Secret(ctx, subjecttag.KeyName)
+	if err != nil {
+		return nil, nil, fmt.Errorf("rejects: subject tag key: %w", err)
+	}
+	tags := &subjectTagger{key: key, subjectKey: d.SubjectKey, masked: map[string]bool{}}
+	for i := range cols {
+		tags.masked[cols[i].Name] = cols[i].PII
+		cols[i].PII = false
+	}
+	return newRejectSink(ctx, l.Rejects, uri, limit, tags), cols, nil
+}
+
 func (s *rejectSink) onBadRow(e *csvstream.RowError) error {
+	var tags []string
+	if s.tags != nil {
+		tags = s.tags.redact(e)
+	}
 	s.count++
 	if s.count > s.limit {
 		if s.limit == 0 {
@@ -506,34 +537,144 @@ func (s *rejectSink) onBadRow(e *csvstream.RowError) error {
 		}
 		return fmt.Errorf("more than maxBadRows (%d) bad rows; the last: %w", s.limit, e)
 	}
-	if s.w == nil {
-		s.open()
-	}
 	raw, _ := json.Marshal(e.Raw)
-	return s.w.Write([]string{strconv.FormatInt(e.Line, 10), e.Column, e.Value, e.Reason, string(raw)})
+	line := strconv.FormatInt(e.Line, 10)
+	if err := s.rows.write([]string{line, e.Column, e.Value, e.Reason, string(raw)}); err != nil {
+		return err
+	}
+	if len(tags) == 0 {
+		return nil
+	}
+	return s.index.write([]string{line, strings.Join(tags, " ")})
 }
 
 func (s *rejectSink) close() error {
-	if s.w == nil {
+	if err := s.rows.close(); err != nil {
+		if s.index != nil {
+			s.index.abort(err)
+		}
+		return fmt.Errorf("write rejects: %w", err)
+	}
+	if s.index == nil {
 		return nil
 	}
-	s.w.Flush()
-	if err := s.w.Error(); err != nil {
-		s.pw.CloseWithError(err)
-		<-s.done
-		return fmt.Errorf("write rejects: %w", err)
-	}
-	s.pw.Close()
-	if err := <-s.done; err != nil {
-		return fmt.Errorf("write rejects: %w", err)
+	if err := s.index.close(); err != nil {
+		return fmt.Errorf("write rejects index: %w", err)
 	}
 	return nil
 }
 
 func (s *rejectSink) abort(cause error) {
-	if s.w == nil {
+	s.rows.abort(cause)
+	if s.index != nil {
+		s.index.abort(cause)
+	}
+}
+
+// subjectTagger tags a bad row with keyed hashes of its subject key, and
+// masks its PII and subject key values (the decoder, told of no PII column,
+// passes them in clear).
+type subjectTagger struct {
+	key        []byte
+	subjectKey string
+	masked     map[string]bool // by column name: PII or the subject key
+	// fields are the columns of the source's fields by position (the
+	// header's names, or the dataset's columns without a header).
+	fields []string
+}
+
+// locate learns the columns of the source's fields from the decoder's
+// header (nil: the dataset's columns in order).
+func (t *subjectTagger) locate(header []string, d *dataset.Dataset) {
+	if t == nil {
 		return
 	}
-	s.pw.CloseWithError(cause)
-	<-s.done
+	t.fields = header
+	if header == nil {
+		for _, c := range d.Columns {
+			t.fields = append(t.fields, c.Name)
+		}
+	}
+}
+
+// redact masks e's PII and subject key values, as the decoder would, and
+// returns the tags of its subject key: of the key's field, or of every
+// field of a record whose wrong number of fields leaves unclear which
+// field is the key (whose fields are then all masked).
+func (t *subjectTagger) redact(e *csvstream.RowError) []string {
+	if e.Column != "" && t.masked[e.Column] {
+		e.Value = pii.Mask(e.Value)
+	}
+	if e.Raw == nil {
+		return nil
+	}
+	var tags []string
+	aligned := len(e.Raw) == len(t.fields)
+	for i, v := range e.Raw {
+		if !aligned {
+			tags = append(tags, subjecttag.Tag(t.key, v))
+			e.Raw[i] = pii.Mask(v)
+			continue
+		}
+		if t.fields[i] == t.subjectKey {
+			tags = append(tags, subjecttag.Tag(t.key, v))
+		}
+		if t.masked[t.fields[i]] {
+			e.Raw[i] = pii.Mask(v)
+		}
+	}
+	slices.Sort(tags)
+	return slices.Compact(tags)
+}
+
+// pipedCSV streams CSV records into one object, opened at the first
+// record (with its header record first).
+type pipedCSV struct {
+	ctx    context.Context
+	store  ObjectWriter
+	uri    string
+	header []string
+	pw     *io.PipeWriter
+	w      *csv.Writer
+	done   chan error
+}
+
+func (p *pipedCSV) write(rec []string) error {
+	if p.w == nil {
+		pr, pw := io.Pipe()
+		p.pw, p.w, p.done = pw, csv.NewWriter(pw), make(chan error, 1)
+		go func() {
+			_, err := p.store.Put(p.ctx, p.uri, pr)
+			pr.CloseWithError(err)
+			p.done <- err
+		}()
+		if err := p.w.Write(p.header); err != nil {
+			return err
+		}
+	}
+	return p.w.Write(rec)
+}
+
+// close flushes the records and waits for the object to be written.
+func (p *pipedCSV) close() error {
+	if p.w == nil {
+		return nil
+	}
+	p.w.Flush()
+	if err := p.w.Error(); err != nil {
+		p.pw.CloseWithError(err)
+		<-p.done
+		return err
+	}
+	p.pw.Close()
+	return <-p.done
+}
+
+// abort stops the write, leaving no object (a failed Put writes none).
+func (p *pipedCSV) abort(cause error) {
+	if p.w == nil {
+		return
+	}
+	p.pw.CloseWithError(cause)
+	<-p.done
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -60,6 +61,9 @@ type Service struct {
 	tempDir string
 	alerts  Alerts
 	refs    *tableReferences
+	// decode is how ValidateObject decodes an object on several cores
+	// (the zero value: one worker per GOMAXPROCS); tests shrink its chunks.
+	decode csvstream.ParallelOptions
 }
 
 // NewService returns a Service; tempDir is where uniqueness checks spill
@@ -308,12 +312,29 @@ func (s *Service) ValidateObject(ctx context.Context, suiteName, uri, datasetID 
 	if err != nil {
 		return nil, err
 	}
-	if err := evaluateDecoded(ctx, dec, run); err != nil {
+	if err := s.evaluateObject(ctx, dec, run); err != nil {
 		run.Abort()
 		return nil, err
 	}
 	v, _, err := run.Finish(ctx, "")
 	return v, err
+}
+
+// evaluateObject feeds every batch of dec to run, in source order. With
+// more than one core it decodes chunks of the object in parallel while the
+// batches are evaluated; with one it decodes the next batch while the
+// current one is evaluated.
+func (s *Service) evaluateObject(ctx context.Context, dec *csvstream.Decoder, run *Run) error {
+	workers := s.decode.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	if workers == 1 {
+		return evaluateDecoded(ctx, dec, run)
+	}
+	opts := s.decode
+	opts.Workers = workers
+	return dec.DecodeParallel(ctx, opts, func(rec arrow.RecordBatch) error { return run.Add(ctx, rec) })
 }
 
 // evaluateDecoded feeds every batch of dec to run, decoding the next batch

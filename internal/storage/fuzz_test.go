@@ -44,6 +44,9 @@ func FuzzGrep(f *testing.F) {
 	f.Add("one\ntwo\n", `^t`)
 	f.Add("a\nb", `a\sb|b`)
 	f.Add("aa\n", `\Aa`)
+	f.Add("900101-1234567 a\r\n-\n김민준,800202-7654321", `\d{6}-\d{7}`)
+	f.Add("k\n\u212a\nK\xff", `(?i)k|\x{FFFD}`)
+	f.Add("xxxxxxxxxxxxab-cd\n", `[a-z]{2}-[a-z]`)
 	f.Fuzz(func(t *testing.T, text, pattern string) {
 		g, err := newGrepper(pattern)
 		if err != nil {
@@ -58,13 +61,21 @@ func FuzzGrep(f *testing.F) {
 				want = append(want, int64(i+1))
 			}
 		}
-		var got []int64
-		err = g.search(context.Background(), strings.NewReader(text), func(line int64, _ []byte) error {
-			got = append(got, line)
-			return nil
-		})
-		if err != nil || !slices.Equal(got, want) {
-			t.Errorf("pattern %q on %q: lines %v (%v), want %v", pattern, text, got, err, want)
+		sizes := []int{grepChunk}
+		if g.dfa != nil {
+			// Long lines come in pieces, which the DFA decides as one line
+			// (the regexp path, one by one).
+			sizes = append(sizes, 8, 13)
+		}
+		for _, size := range sizes {
+			var got []int64
+			err = g.search(context.Background(), strings.NewReader(text), make([]byte, size), func(line int64, _ []byte) error {
+				got = append(got, line)
+				return nil
+			})
+			if err != nil || !slices.Equal(got, want) {
+				t.Errorf("pattern %q on %q, buffer %d: lines %v (%v), want %v", pattern, text, size, got, err, want)
+			}
 		}
 	})
 }

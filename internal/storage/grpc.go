@@ -76,8 +76,15 @@ func (h *Handler) CountLines(ctx context.Context, req *lakeplanev1.CountLinesReq
 }
 
 // Grep implements lakeplanev1.StorageServiceServer: each batch of matches
-// is one message of the stream.
+// is one message of the stream; with count_only, each object's count is.
 func (h *Handler) Grep(req *lakeplanev1.GrepRequest, stream grpc.ServerStreamingServer[lakeplanev1.GrepResponse]) error {
+	if req.GetCountOnly() {
+		return h.svc.GrepCounts(stream.Context(), req.GetUri(), req.GetPattern(), func(c GrepCount) error {
+			return stream.Send(&lakeplanev1.GrepResponse{Counts: []*lakeplanev1.GrepCount{
+				{Uri: c.URI, MatchingLines: c.MatchingLines, BytesRead: c.BytesRead},
+			}})
+		})
+	}
 	return h.svc.Grep(stream.Context(), req.GetUri(), req.GetPattern(), req.GetMaxMatches(), func(ms []Match) error {
 		resp := &lakeplanev1.GrepResponse{Matches: make([]*lakeplanev1.GrepMatch, len(ms))}
 		for i, m := range ms {

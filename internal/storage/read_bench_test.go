@@ -49,7 +49,7 @@ func BenchmarkGrep(b *testing.B) {
 			}
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
-				err := g.search(context.Background(), bytes.NewReader(data), func(_ int64, text []byte) error {
+				err := g.search(context.Background(), bytes.NewReader(data), make([]byte, grepChunk), func(_ int64, text []byte) error {
 					_ = matchText(text)
 					return nil
 				})
@@ -58,5 +58,23 @@ func BenchmarkGrep(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkGrepCount measures counting the lines that hold a registration
+// number, as a count-only Grep's scanner does, one goroutine.
+func BenchmarkGrepCount(b *testing.B) {
+	data := benchCSV(b, 100_000)
+	g, err := newGrepper(`\d{6}-\d{7}`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, grepChunk)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		n, err := g.count(context.Background(), bytes.NewReader(data), buf)
+		if err != nil || n != 100_000 {
+			b.Fatalf("counted %d lines (%v), want 100000", n, err)
+		}
 	}
 }

@@ -80,6 +80,9 @@ type Service struct {
 	access      AccessChecker
 	gradeLevels int
 	parallelism int
+	// grepRangeSize is the byte range GrepCounts splits objects into;
+	// grepRangeSize (the constant) when 0. Tests set it small.
+	grepRangeSize int64
 }
 
 // New returns a Service for cfg.

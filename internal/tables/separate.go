@@ -2,7 +2,6 @@ package tables
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -12,8 +11,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
 	"github.com/apache/iceberg-go/table"
@@ -26,20 +23,45 @@ const (
 	// PropJobID names the job that made a snapshot, so that a job run
 	// again can find what it committed before.
 	PropJobID = "lakeplane.job-id"
-	// PropSourceSnapshot is, in the summary of a CopyBefore snapshot, the
+	// PropSourceSnapshot is, in the summary of a CopyMatching snapshot, the
 	// id of the source snapshot the rows were read from.
 	PropSourceSnapshot = "lakeplane.source-snapshot"
 )
 
 // Before is a condition on one DATE or TIMESTAMP column: the rows whose
 // value is before Time. A DATE matches when its day is before Time's day
-// (in UTC); a null never matches.
+// (in UTC); a null never matches. It is the Condition "Column LESS Time"
+// (see CutoffCondition); the ...Before methods are the ...Matching ones
+// with that condition.
 type Before struct {
 	Column string
 	Time   time.Time
 }
 
-// CopyStats is what one CopyBefore did.
+// predFor resolves a row selection against a table's schema.
+type predFor func(sc *iceberg.Schema) (condPred, error)
+
+// matching selects the rows that match cond.
+func matching(cond Condition) predFor {
+	return func(sc *iceberg.Schema) (condPred, error) { return newCondPred(sc, cond) }
+}
+
+// before selects the rows before a cutoff.
+func before(b Before) predFor {
+	return func(sc *iceberg.Schema) (condPred, error) {
+		f, ok := sc.FindFieldByName(b.Column)
+		if !ok {
+			return condPred{}, fault.Invalid("column", "the table has no column %q", b.Column)
+		}
+		cond, err := b.condition(f.Type)
+		if err != nil {
+			return condPred{}, err
+		}
+		return newCondPred(sc, cond)
+	}
+}
+
+// CopyStats is what one CopyMatching did.
 type CopyStats struct {
 	// SourceSnapshotID is the source snapshot read (0: the source had none).
 	SourceSnapshotID int64
@@ -49,12 +71,22 @@ type CopyStats struct {
 	Rows       int64
 }
 
-// CopyBefore appends, in one commit, the rows of the current snapshot of
-// the table of dataset src that match cond to the table of dataset dst,
-// projected on dst's columns (each of which src must have). props are added
-// to the snapshot summary (see Write), with PropSourceSnapshot set to the
-// source snapshot read, which DeleteBefore can then be limited to.
+// CopyBefore is CopyMatching with the rows before a cutoff.
 func (c *Catalog) CopyBefore(ctx context.Context, src, dst string, cond Before, props map[string]string) (CopyStats, error) {
+	return c.copyWhere(ctx, src, dst, before(cond), props)
+}
+
+// CopyMatching appends, in one commit, the rows of the current snapshot of
+// the table of dataset src that match cond to the table of dataset dst,
+// projected on dst's columns (each of which src must have: a column dst
+// lacks is left behind). props are added to the snapshot summary (see
+// Write), with PropSourceSnapshot set to the source snapshot read, which
+// DeleteMatching can then be limited to.
+func (c *Catalog) CopyMatching(ctx context.Context, src, dst string, cond Condition, props map[string]string) (CopyStats, error) {
+	return c.copyWhere(ctx, src, dst, matching(cond), props)
+}
+
+func (c *Catalog) copyWhere(ctx context.Context, src, dst string, sel predFor, props map[string]string) (CopyStats, error) {
 	from, err := c.load(ctx, src)
 	if err != nil {
 		return CopyStats{}, err
@@ -67,7 +99,7 @@ func (c *Catalog) CopyBefore(ctx context.Context, src, dst string, cond Before, 
 	if cur == nil {
 		return CopyStats{SnapshotID: snapshotID(to.CurrentSnapshot())}, nil
 	}
-	pred, err := newBeforePred(from.Schema(), cond)
+	pred, err := sel(from.Schema())
 	if err != nil {
 		return CopyStats{}, fmt.Errorf("dataset %s: copy: %w", src, err)
 	}
@@ -154,18 +186,27 @@ func projectBatch(rec arrow.RecordBatch, schema *arrow.Schema) (arrow.RecordBatc
 	return array.NewRecordBatch(schema, cols, rec.NumRows()), nil
 }
 
-// DeleteBefore deletes, copy-on-write, the rows of the table of dataset id
-// that match cond, in one commit, as DeleteWhere does for values: only the
-// data files that hold a matching row are rewritten (a file whose lower
-// bound of the column is not before the cutoff is ruled out unread), and a
-// manifest rewrite follows so that expiring the older snapshots leaves no
-// bound of a deleted row behind.
+// DeleteBefore is DeleteMatching with the rows before a cutoff.
+func (c *Catalog) DeleteBefore(ctx context.Context, id string, cond Before, within int64) (DeleteStats, error) {
+	return c.deleteWhere(ctx, id, before(cond), within)
+}
+
+// DeleteMatching deletes, copy-on-write, the rows of the table of dataset
+// id that match cond, in one commit, as DeleteWhere does for values: only
+// the data files that hold a matching row are rewritten (a file whose
+// column bounds rule the condition out is not read), and a manifest rewrite
+// follows so that expiring the older snapshots leaves no bound of a deleted
+// row behind.
 //
 // With within set, only the data files that snapshot within of the table
-// holds are considered: the rows a CopyBefore read from within are deleted,
-// and rows added since (also matching ones) are left for a later
+// holds are considered: the rows a CopyMatching read from within are
+// deleted, and rows added since (also matching ones) are left for a later
 // separation. A within the table no longer has is an error.
-func (c *Catalog) DeleteBefore(ctx context.Context, id string, cond Before, within int64) (DeleteStats, error) {
+func (c *Catalog) DeleteMatching(ctx context.Context, id string, cond Condition, within int64) (DeleteStats, error) {
+	return c.deleteWhere(ctx, id, matching(cond), within)
+}
+
+func (c *Catalog) deleteWhere(ctx context.Context, id string, sel predFor, within int64) (DeleteStats, error) {
 	tbl, err := c.load(ctx, id)
 	if err != nil {
 		return DeleteStats{}, err
@@ -173,7 +214,7 @@ func (c *Catalog) DeleteBefore(ctx context.Context, id string, cond Before, with
 	if err := checkNoDeleteFiles(tbl.CurrentSnapshot()); err != nil {
 		return DeleteStats{}, fmt.Errorf("dataset %s: %w", id, err)
 	}
-	pred, err := newBeforePred(tbl.Schema(), cond)
+	pred, err := sel(tbl.Schema())
 	if err != nil {
 		return DeleteStats{}, fmt.Errorf("dataset %s: delete: %w", id, err)
 	}
@@ -183,7 +224,7 @@ func (c *Catalog) DeleteBefore(ctx context.Context, id string, cond Before, with
 			return DeleteStats{}, fmt.Errorf("dataset %s: delete: %w", id, err)
 		}
 	}
-	w := c.maintenanceWriter(tbl, id, iceberg.Properties{PropWriteMode: "delete", PropDeleteColumn: cond.Column})
+	w := c.maintenanceWriter(tbl, id, iceberg.Properties{PropWriteMode: "delete", PropDeleteColumn: pred.field.Name})
 	examined := map[string]bool{}
 	rewrites := map[string][]iceberg.DataFile{}
 	var st DeleteStats
@@ -209,7 +250,7 @@ func (c *Catalog) DeleteBefore(ctx context.Context, id string, cond Before, with
 				return context.Cause(ctx)
 			}
 			path := df.FilePath()
-			if (allowed != nil && !allowed[path]) || !pred.mayHold(df.LowerBoundValues()) {
+			if (allowed != nil && !allowed[path]) || !pred.mayHold(df.LowerBoundValues(), df.UpperBoundValues()) {
 				continue
 			}
 			st.FilesExamined++
@@ -257,15 +298,24 @@ func dataFilesOf(ctx context.Context, tbl *table.Table, id int64) (map[string]bo
 	return files, err
 }
 
-// MayHoldBefore reports whether the current snapshot of the table of
+// MayHoldBefore is MayHoldMatching with the rows before a cutoff.
+func (c *Catalog) MayHoldBefore(ctx context.Context, id string, cond Before) (bool, error) {
+	return c.mayHoldWhere(ctx, id, before(cond))
+}
+
+// MayHoldMatching reports whether the current snapshot of the table of
 // dataset id may hold a row that matches cond, from the data files' column
 // bounds alone (no data file is read): false is certain, true is not.
-func (c *Catalog) MayHoldBefore(ctx context.Context, id string, cond Before) (bool, error) {
+func (c *Catalog) MayHoldMatching(ctx context.Context, id string, cond Condition) (bool, error) {
+	return c.mayHoldWhere(ctx, id, matching(cond))
+}
+
+func (c *Catalog) mayHoldWhere(ctx context.Context, id string, sel predFor) (bool, error) {
 	tbl, err := c.load(ctx, id)
 	if err != nil {
 		return false, err
 	}
-	pred, err := newBeforePred(tbl.Schema(), cond)
+	pred, err := sel(tbl.Schema())
 	if err != nil {
 		return false, fmt.Errorf("dataset %s: %w", id, err)
 	}
@@ -274,7 +324,7 @@ func (c *Catalog) MayHoldBefore(ctx context.Context, id string, cond Before) (bo
 		return false, fmt.Errorf("dataset %s: %w", id, err)
 	}
 	for _, df := range live {
-		if pred.mayHold(df.LowerBoundValues()) {
+		if pred.mayHold(df.LowerBoundValues(), df.UpperBoundValues()) {
 			return true, nil
 		}
 	}
@@ -283,9 +333,13 @@ func (c *Catalog) MayHoldBefore(ctx context.Context, id string, cond Before) (bo
 
 // ValuesBefore returns the distinct values, as text (as DeleteWhere takes
 // them), of column in the rows of the current snapshot of the table of
-// dataset id that match cond; at most limit of them (limit > 0), with
-// more set when there are others.
+// dataset id that are before the cutoff cond; at most limit of them (limit
+// > 0), with more set when there are others.
 func (c *Catalog) ValuesBefore(ctx context.Context, id, column string, cond Before, limit int) (values []string, more bool, err error) {
+	return c.valuesWhere(ctx, id, column, before(cond), limit)
+}
+
+func (c *Catalog) valuesWhere(ctx context.Context, id, column string, sel predFor, limit int) (values []string, more bool, err error) {
 	tbl, err := c.load(ctx, id)
 	if err != nil {
 		return nil, false, err
@@ -293,7 +347,7 @@ func (c *Catalog) ValuesBefore(ctx context.Context, id, column string, cond Befo
 	if limit < 1 {
 		return nil, false, fault.Invalid("limit", "must be positive")
 	}
-	pred, err := newBeforePred(tbl.Schema(), cond)
+	pred, err := sel(tbl.Schema())
 	if err != nil {
 		return nil, false, fmt.Errorf("dataset %s: %w", id, err)
 	}
@@ -304,8 +358,8 @@ func (c *Catalog) ValuesBefore(ctx context.Context, id, column string, cond Befo
 		return nil, false, nil
 	}
 	fields := []string{column}
-	if column != cond.Column {
-		fields = append(fields, cond.Column)
+	if column != pred.field.Name {
+		fields = append(fields, pred.field.Name)
 	}
 	_, recs, err := tbl.Scan(table.WithSelectedFields(fields...)).ToArrowRecords(ctx)
 	if err != nil {
@@ -340,16 +394,25 @@ func (c *Catalog) ValuesBefore(ctx context.Context, id, column string, cond Befo
 	return values, more, nil
 }
 
-// VerifyNoneBefore confirms that no Parquet file under the location of
+// VerifyNoneBefore is VerifyNoneMatching with the rows before a cutoff.
+func (c *Catalog) VerifyNoneBefore(ctx context.Context, id string, cond Before) (VerifyReport, error) {
+	return c.verifyNoneWhere(ctx, id, before(cond))
+}
+
+// VerifyNoneMatching confirms that no Parquet file under the location of
 // the table of dataset id — live, expired or orphaned — holds a row that
 // matches cond: each file's column is decoded and compared. Findings name
 // the files (ValueIndex 0, How "column").
-func (c *Catalog) VerifyNoneBefore(ctx context.Context, id string, cond Before) (VerifyReport, error) {
+func (c *Catalog) VerifyNoneMatching(ctx context.Context, id string, cond Condition) (VerifyReport, error) {
+	return c.verifyNoneWhere(ctx, id, matching(cond))
+}
+
+func (c *Catalog) verifyNoneWhere(ctx context.Context, id string, sel predFor) (VerifyReport, error) {
 	tbl, err := c.load(ctx, id)
 	if err != nil {
 		return VerifyReport{}, err
 	}
-	pred, err := newBeforePred(tbl.Schema(), cond)
+	pred, err := sel(tbl.Schema())
 	if err != nil {
 		return VerifyReport{}, fmt.Errorf("dataset %s: verify: %w", id, err)
 	}
@@ -390,161 +453,4 @@ func (c *Catalog) VerifyNoneBefore(ctx context.Context, id string, cond Before) 
 	rep.Verified = len(rep.Findings) == 0
 	rep.Time = time.Now().UTC()
 	return rep, nil
-}
-
-// beforePred is a Before resolved against a table's schema.
-type beforePred struct {
-	field iceberg.NestedField
-	date  bool
-	// days (DATE) or micros (TIMESTAMP) since the epoch of the cutoff.
-	days   int32
-	micros int64
-	cut    time.Time
-}
-
-func newBeforePred(sc *iceberg.Schema, cond Before) (beforePred, error) {
-	f, ok := sc.FindFieldByName(cond.Column)
-	if !ok {
-		return beforePred{}, fault.Invalid("column", "the table has no column %q", cond.Column)
-	}
-	p := beforePred{field: f, cut: cond.Time.UTC(), micros: cond.Time.UnixMicro()}
-	switch f.Type.(type) {
-	case iceberg.DateType:
-		p.date = true
-		p.days = int32(p.cut.Truncate(24*time.Hour).Unix() / 86400)
-	case iceberg.TimestampType, iceberg.TimestampTzType:
-	default:
-		return beforePred{}, fault.Invalid("column", "column %q is %s; a cutoff needs a DATE or TIMESTAMP column", f.Name, f.Type)
-	}
-	return p, nil
-}
-
-// mayHold reports whether a data file with these lower bounds may hold a
-// matching row: always, when the file keeps no bound of the column.
-func (p beforePred) mayHold(lower map[int][]byte) bool {
-	b, ok := lower[p.field.ID]
-	switch {
-	case !ok:
-		return true
-	case p.date && len(b) == 4:
-		return int32(binary.LittleEndian.Uint32(b)) < p.days
-	case !p.date && len(b) == 8:
-		return int64(binary.LittleEndian.Uint64(b)) < p.micros
-	}
-	return true
-}
-
-// mask marks the rows of a column that match (with want; the others
-// without it), and counts the rows that match.
-func (p beforePred) mask(col arrow.Array, want bool) (*array.Boolean, int, error) {
-	b := array.NewBooleanBuilder(memory.DefaultAllocator)
-	defer b.Release()
-	b.Reserve(col.Len())
-	n := 0
-	switch a := col.(type) {
-	case *array.Date32:
-		for i := 0; i < a.Len(); i++ {
-			hit := a.IsValid(i) && int32(a.Value(i)) < p.days
-			b.UnsafeAppend(hit == want)
-			if hit {
-				n++
-			}
-		}
-	case *array.Timestamp:
-		unit := a.DataType().(*arrow.TimestampType).Unit
-		for i := 0; i < a.Len(); i++ {
-			hit := a.IsValid(i) && a.Value(i).ToTime(unit).Before(p.cut)
-			b.UnsafeAppend(hit == want)
-			if hit {
-				n++
-			}
-		}
-	default:
-		return nil, 0, fmt.Errorf("column %q is read as %s, not a date or timestamp", p.field.Name, col.DataType())
-	}
-	return b.NewBooleanArray(), n, nil
-}
-
-// filter returns the rows of rec that match (match) or that do not.
-func (p beforePred) filter(ctx context.Context, rec arrow.RecordBatch, match bool) (arrow.RecordBatch, error) {
-	idx := rec.Schema().FieldIndices(p.field.Name)
-	if len(idx) != 1 {
-		return nil, fmt.Errorf("column %q is not in the rows read", p.field.Name)
-	}
-	m, _, err := p.mask(rec.Column(idx[0]), match)
-	if err != nil {
-		return nil, err
-	}
-	defer m.Release()
-	return compute.FilterRecordBatch(ctx, rec, m, compute.DefaultFilterOptions())
-}
-
-// rewrite writes df again without its matching rows; replaced is false
-// (and nothing is written) when it holds none.
-func (p beforePred) rewrite(ctx context.Context, w *writer, tbl *table.Table, df iceberg.DataFile) (outs []iceberg.DataFile, replaced bool, err error) {
-	task := []table.FileScanTask{{File: df, Start: 0, Length: df.FileSizeBytes()}}
-	// Pass 1: the column only, to learn whether df holds a matching row.
-	_, recs, err := tbl.Scan(table.WithSelectedFields(p.field.Name)).ReadTasks(ctx, task)
-	if err != nil {
-		return nil, false, err
-	}
-	for rec, err := range recs {
-		if err != nil {
-			return nil, false, err
-		}
-		m, n, merr := p.mask(rec.Column(0), true)
-		rec.Release()
-		if merr != nil {
-			return nil, false, merr
-		}
-		m.Release()
-		if n > 0 {
-			replaced = true
-			break
-		}
-	}
-	if !replaced {
-		return nil, false, nil
-	}
-	// Pass 2: every column, less the matching rows, into new files.
-	schema, recs, err := tbl.Scan().ReadTasks(ctx, task)
-	if err != nil {
-		return nil, false, err
-	}
-	kept := func(yield func(arrow.RecordBatch, error) bool) {
-		for rec, err := range recs {
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			out, err := p.filter(ctx, rec, false)
-			rec.Release()
-			if err != nil {
-				yield(nil, err)
-				return
-			}
-			if out.NumRows() == 0 {
-				out.Release()
-				continue
-			}
-			if !yield(out, nil) {
-				return
-			}
-		}
-	}
-	outs, err = w.writeFiles(ctx, tbl, schema, kept)
-	return outs, true, err
-}
-
-// parquetMatches reports whether a Parquet file's column (found by field
-// id, else by name) holds a matching row; a file without it holds none.
-func (p beforePred) parquetMatches(ctx context.Context, fsys icebergio.IO, path string) (bool, error) {
-	return anyInParquetColumn(ctx, fsys, path, p.field, func(col arrow.Array) (bool, error) {
-		m, n, err := p.mask(col, true)
-		if err != nil {
-			return false, err
-		}
-		m.Release()
-		return n > 0, nil
-	})
 }

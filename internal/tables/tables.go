@@ -57,6 +57,9 @@ type Catalog struct {
 	cat       *sqlcat.Catalog
 	warehouse string
 	opts      options
+	// versions reaches the old versions of objects in a versioned bucket
+	// (a pointer: the catalog is copied with other options).
+	versions *s3Versions
 }
 
 // Option tunes a Catalog.
@@ -66,6 +69,7 @@ type options struct {
 	targetFileSize int64
 	commitAttempts int
 	ioProps        map[string]string
+	subjectBuckets int // see WithSubjectKeyBuckets
 }
 
 // Defaults of the options.
@@ -157,7 +161,7 @@ func Open(ctx context.Context, db *sql.DB, dialect string, warehouse string, opt
 			return nil, fmt.Errorf("tables: create catalog tables: %w", err)
 		}
 	}
-	return &Catalog{cat: cat, warehouse: wh, opts: o}, nil
+	return &Catalog{cat: cat, warehouse: wh, opts: o, versions: &s3Versions{}}, nil
 }
 
 // checkSQLite makes sure a SQLite database is in WAL mode and waits for
@@ -230,7 +234,8 @@ func (c *Catalog) load(ctx context.Context, id string) (*table.Table, error) {
 }
 
 // Create makes the table of d: its schema (field ids 1..n in column order,
-// required where a column is not nullable), its partition spec, its primary
+// required where a column is not nullable), its partition spec (d's, or
+// buckets of the subject key: see WithSubjectKeyBuckets), its primary
 // key as identifier fields, and the properties of a copy-on-write,
 // format-version-2 table (see tableProperties). The namespace is created if
 // missing. A table that already exists is an error wrapping ErrAlreadyExists.
@@ -243,7 +248,7 @@ func (c *Catalog) Create(ctx context.Context, d *dataset.Dataset) error {
 	if err != nil {
 		return fmt.Errorf("dataset %s: %w", d.ID, err)
 	}
-	spec, err := partitionSpec(d, sc)
+	spec, err := partitionSpec(c.layoutOf(d), sc)
 	if err != nil {
 		return fmt.Errorf("dataset %s: %w", d.ID, err)
 	}

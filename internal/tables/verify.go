@@ -31,6 +31,10 @@ type VerifyReport struct {
 	FilesScanned  int64
 	BytesScanned  int64
 	DataFilesRead int64
+	// VersionsScanned counts the old versions of objects (in a versioned
+	// bucket: objects removed or written over, kept as noncurrent
+	// versions) searched as files are.
+	VersionsScanned int64
 	// Findings are the files that still hold a value. Empty when verified.
 	Findings []Finding
 	// UnsearchedForms counts the stored forms of values too short or too
@@ -71,7 +75,8 @@ const (
 // VerifyAbsent confirms that no file under the location of the table of
 // dataset id holds any of values in column: not the live snapshot's data
 // files only, but every file there — data and delete files, manifests,
-// manifest lists, metadata files and any orphan. Each file's raw bytes are
+// manifest lists, metadata files and any orphan — and, in a versioned
+// bucket, every old version of an object there. Each file's raw bytes are
 // searched for each value's stored forms (a string's UTF-8 text; an
 // integer's little-endian bytes, as in manifest bounds and Parquet
 // statistics — not its digits, which other text holds by chance), the
@@ -116,29 +121,39 @@ func (c *Catalog) VerifyAbsent(ctx context.Context, id, column string, values []
 	if err != nil {
 		return rep, fmt.Errorf("dataset %s: verify: list %s: %w", id, tbl.Location(), err)
 	}
-	for _, p := range paths {
+	search := func(fsys icebergio.IO, p string) error {
 		if err := ctx.Err(); err != nil {
-			return rep, context.Cause(ctx)
+			return context.Cause(ctx)
 		}
 		n, found, err := searchFile(fsys, p, forms)
 		if err != nil {
-			return rep, fmt.Errorf("dataset %s: verify: %s: %w", id, p, err)
+			return err
 		}
 		rep.FilesScanned++
 		rep.BytesScanned += n
 		for _, i := range found {
 			rep.add(Finding{Path: p, ValueIndex: i, How: "bytes"})
 		}
-		if strings.HasSuffix(p, ".parquet") {
-			found, err := scanParquetColumn(ctx, fsys, p, f, keys, values)
-			if err != nil {
-				return rep, fmt.Errorf("dataset %s: verify: %s: %w", id, p, err)
-			}
-			rep.DataFilesRead++
-			for _, i := range found {
-				rep.add(Finding{Path: p, ValueIndex: i, How: "column"})
-			}
+		if !strings.HasSuffix(p, ".parquet") {
+			return nil
 		}
+		found, err = scanParquetColumn(ctx, fsys, p, f, keys, values)
+		if err != nil {
+			return err
+		}
+		rep.DataFilesRead++
+		for _, i := range found {
+			rep.add(Finding{Path: p, ValueIndex: i, How: "column"})
+		}
+		return nil
+	}
+	for _, p := range paths {
+		if err := search(fsys, p); err != nil {
+			return rep, fmt.Errorf("dataset %s: verify: %s: %w", id, p, err)
+		}
+	}
+	if err := c.verifyVersions(ctx, tbl.Location(), search, &rep); err != nil {
+		return rep, fmt.Errorf("dataset %s: verify old versions: %w", id, err)
 	}
 	rep.Verified = len(rep.Findings) == 0
 	rep.Time = time.Now().UTC()

@@ -3,6 +3,7 @@ package jobpb
 
 import (
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
@@ -10,8 +11,9 @@ import (
 )
 
 // ToProto renders a job as the API shows it. An ERASE job's Result is its
-// certificate, read by field name (fields the API does not carry are left
-// out).
+// certificate, and a SEPARATE job's its separation (with the certificate of
+// the moved rows' erasure from the source), each read by field name (fields
+// the API does not carry are left out).
 func ToProto(j *job.Job) *lakeplanev1.Job {
 	p := &lakeplanev1.Job{
 		Id:          j.ID,
@@ -38,14 +40,27 @@ func ToProto(j *job.Job) *lakeplanev1.Job {
 	if !j.EndTime.IsZero() {
 		p.EndTime = timestamppb.New(j.EndTime)
 	}
-	if j.Kind == job.Erase && len(j.Result) > 0 {
+	switch {
+	case len(j.Result) == 0:
+	case j.Kind == job.Erase:
 		var cert lakeplanev1.ErasureCertificate
-		if (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(j.Result, &cert) == nil {
+		if resultAs(j.Result, &cert) {
 			p.Certificate = &cert
+		}
+	case j.Kind == job.Separate:
+		var sep lakeplanev1.SeparationResult
+		if resultAs(j.Result, &sep) {
+			p.Separation = &sep
 		}
 	}
 	if e := j.Error; e != nil {
 		p.Error = &lakeplanev1.JobError{Code: e.Code, Message: e.Message, Row: e.Row, Column: e.Column}
 	}
 	return p
+}
+
+// resultAs reads a job's stored Result into m by field name, leaving out
+// the fields m does not have; false when it cannot be read.
+func resultAs(result []byte, m proto.Message) bool {
+	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(result, m) == nil
 }

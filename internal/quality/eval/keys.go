@@ -73,8 +73,14 @@ func (s *keyStore) add(k0, k1 uint64, row int64, prefix string) error {
 			return err
 		}
 	}
-	if s.buf == nil {
+	switch {
+	case s.buf == nil:
 		s.buf = make([]entry, 0, min(s.limit, 64<<10))
+	case len(s.buf) == cap(s.buf):
+		// Past the first 64K keys, grow to the limit at once rather than
+		// by doubling: one copy, and the pages of a fresh allocation are
+		// touched only as keys fill them.
+		s.buf = slices.Grow(s.buf, s.limit-len(s.buf))
 	}
 	n := min(len(prefix), 16)
 	var b [16]byte
@@ -195,17 +201,43 @@ func (r *run) next() error {
 	return nil
 }
 
+// runHeap orders the runs by their current entries, smallest first. It is
+// kept by hand rather than through container/heap: the merge moves every
+// entry through it, and the interface calls cost more than the compares.
 type runHeap []*run
 
-func (h runHeap) Len() int           { return len(h) }
-func (h runHeap) Less(i, j int) bool { return cmpEntry(h[i].cur, h[j].cur) < 0 }
-func (h runHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *runHeap) Push(x any)        { *h = append(*h, x.(*run)) }
-func (h *runHeap) Pop() any {
+// init orders the whole heap.
+func (h runHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+// down moves the run at i down to its place.
+func (h runHeap) down(i int) {
+	for {
+		m := 2*i + 1
+		if m >= len(h) {
+			return
+		}
+		if r := m + 1; r < len(h) && cmpEntry(h[r].cur, h[m].cur) < 0 {
+			m = r
+		}
+		if cmpEntry(h[m].cur, h[i].cur) >= 0 {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// popRoot removes the smallest run.
+func (h *runHeap) popRoot() {
 	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+	n := len(old) - 1
+	old[0] = old[n]
+	*h = old[:n]
+	h.down(0)
 }
 
 // sampleHeap keeps the duplicated rows with the smallest row numbers.
@@ -261,7 +293,7 @@ func (s *keyStore) finish(ctx context.Context, maxSamples int) (st keyStats, err
 	if !mem.done {
 		h = append(h, mem)
 	}
-	heap.Init(&h)
+	h.init()
 
 	samples := &sampleHeap{}
 	keep := func(e entry) {
@@ -301,9 +333,9 @@ func (s *keyStore) finish(ctx context.Context, maxSamples int) (st keyStats, err
 			return st, fmt.Errorf("quality: merge: %w", err)
 		}
 		if r.done {
-			heap.Pop(&h)
+			h.popRoot()
 		} else {
-			heap.Fix(&h, 0)
+			h.down(0)
 		}
 		st.keys++
 		if started && cmpEntry(e, prev) == 0 {

@@ -295,6 +295,7 @@ type strPred struct {
 	neg      bool
 	vals     []dqdl.Value
 	re       *regexp.Regexp
+	fixed    *fixedPattern // re, when it is a fixed sequence of classes
 	num      *ratCond
 	nullPass bool
 }
@@ -305,11 +306,13 @@ func newStrPred(c *dqdl.Condition) (*strPred, error) {
 		p.op, p.neg = dqdl.OpEq, !p.neg
 	}
 	if c.Op == dqdl.OpMatches {
-		re, err := regexp.Compile(`^(?:` + c.Values[0].Text + `)$`)
+		expr := `^(?:` + c.Values[0].Text + `)$`
+		re, err := regexp.Compile(expr)
 		if err != nil {
 			return nil, err
 		}
 		p.re = re
+		p.fixed, _ = compileFixed(expr)
 		return p, nil
 	}
 	numeric := false
@@ -352,6 +355,9 @@ func equalsOperand(s string, v dqdl.Value) bool {
 }
 
 func (p *strPred) test(s string) bool {
+	if p.fixed != nil {
+		return p.fixed.match(s) != p.neg
+	}
 	if p.re != nil {
 		return p.re.MatchString(s) != p.neg
 	}

@@ -37,7 +37,7 @@ var _ store.Store = (*Store)(nil)
 
 // Open opens (creating it if needed) the SQLite database file at path,
 // applies the migrations it lacks and returns a Store on it. The database
-// runs in WAL mode with foreign keys on; transactions begin IMMEDIATE, so
+// runs in WAL mode with foreign keys and secure_delete on; transactions begin IMMEDIATE, so
 // that concurrent writers queue on the write lock (for up to 5 s) instead of
 // failing.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -87,6 +87,9 @@ func dsn(path string) string {
 		"?_pragma=" + fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()) +
 		"&_pragma=journal_mode(WAL)" +
 		"&_pragma=foreign_keys(1)" +
+		// Deleted and overwritten rows leave zeros, not their old bytes,
+		// in freed cells and pages (see PurgeRemnants).
+		"&_pragma=secure_delete(1)" +
 		"&_txlock=immediate"
 }
 
