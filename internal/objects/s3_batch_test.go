@@ -51,8 +51,11 @@ func TestS3StoreDeleteBatchDefaultsToThousand(t *testing.T) {
 	if failed := objects.DeleteBatch(t.Context(), s, uris); len(failed) != 0 {
 		t.Fatalf("DeleteBatch of absent keys failed: %v", failed[0])
 	}
-	if calls := f.Deletes.Load(); calls != 3 {
-		t.Errorf("deleting 2001 keys took %d DeleteObjects calls, want 3 (1000, 1000, 1)", calls)
+	// The fake counts HTTP requests: the SDK may retry one whose connection
+	// the fake closed, so a fourth request is tolerated; a wrong batch size
+	// would make hundreds (or, above 1,000 keys a call, fewer than 3).
+	if calls := f.Deletes.Load(); calls < 3 || calls > 4 {
+		t.Errorf("deleting 2001 keys took %d DeleteObjects requests, want 3 (1000, 1000, 1) and at most one retry", calls)
 	}
 }
 
