@@ -112,7 +112,9 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		return err
 	}
 	a.store = st
-	var tableOpts []tables.Option
+	// Datasets with a subject key and no partitioning of their own are
+	// bucketed on the key, so an erasure rewrites only its subjects' buckets.
+	tableOpts := []tables.Option{tables.WithSubjectKeyBuckets(tables.DefaultSubjectBuckets)}
 	if strings.HasPrefix(cfg.WarehouseURI(), "s3://") {
 		tableOpts = append(tableOpts, tables.WithS3(cfg.S3Endpoint, cfg.S3Region, cfg.S3PathStyle))
 	}
