@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
-	"io/fs"
 	"slices"
-	"strings"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -90,81 +87,19 @@ func (c *Catalog) VerifySeparated(ctx context.Context, id string, moved Separate
 		forms, rep.UnsearchedForms = storedForms(f.Type, values)
 	}
 	fields := sourceFields(src.Schema(), rows.names)
-	rep.VerifyReport, err = c.scanLocation(ctx, src, rep.VerifyReport, forms, func(fsys icebergio.IO, path string) (bool, error) {
+	rep.VerifyReport, err = c.scanLocation(ctx, src, rep.VerifyReport, forms, func(fsys icebergio.IO, path string) ([]Finding, error) {
 		if rows.len() == 0 {
-			return false, nil
+			return nil, nil
 		}
-		return parquetRows(ctx, fsys, path, fields, rows.holdsAny)
+		hit, err := parquetRows(ctx, fsys, path, fields, rows.holdsAny)
+		if !hit {
+			return nil, err
+		}
+		return []Finding{{Path: path, How: "row"}}, err
 	})
 	if err != nil {
 		return rep, fmt.Errorf("dataset %s: verify the separation: %w", id, err)
 	}
-	return rep, nil
-}
-
-// scanLocation reads every file under tbl's location, and in a versioned
-// bucket every old version of one, as VerifyAbsent does: it searches each
-// for forms (findings "bytes") and asks holds of each Parquet file (a
-// finding "row"). It fills in and returns rep.
-func (c *Catalog) scanLocation(ctx context.Context, tbl *table.Table, rep VerifyReport, forms []searchForm, holds func(icebergio.IO, string) (bool, error)) (VerifyReport, error) {
-	rep.Location = tbl.Location()
-	fsys, err := tbl.FS(ctx)
-	if err != nil {
-		return rep, err
-	}
-	lister, ok := fsys.(icebergio.ListableIO)
-	if !ok {
-		return rep, fmt.Errorf("the file IO %T cannot list files", fsys)
-	}
-	var paths []string
-	err = lister.WalkDir(tbl.Location(), func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			paths = append(paths, path)
-		}
-		return context.Cause(ctx)
-	})
-	if err != nil {
-		return rep, fmt.Errorf("list %s: %w", tbl.Location(), err)
-	}
-	search := func(fsys icebergio.IO, p string) error {
-		if err := ctx.Err(); err != nil {
-			return context.Cause(ctx)
-		}
-		n, found, err := searchFile(fsys, p, forms)
-		if err != nil {
-			return err
-		}
-		rep.FilesScanned++
-		rep.BytesScanned += n
-		for _, i := range found {
-			rep.add(Finding{Path: p, ValueIndex: i, How: "bytes"})
-		}
-		if !strings.HasSuffix(p, ".parquet") {
-			return nil
-		}
-		rep.DataFilesRead++
-		hit, err := holds(fsys, p)
-		if err != nil {
-			return err
-		}
-		if hit {
-			rep.add(Finding{Path: p, How: "row"})
-		}
-		return nil
-	}
-	for _, p := range paths {
-		if err := search(fsys, p); err != nil {
-			return rep, fmt.Errorf("%s: %w", p, err)
-		}
-	}
-	if err := c.verifyVersions(ctx, tbl.Location(), search, &rep); err != nil {
-		return rep, fmt.Errorf("old versions: %w", err)
-	}
-	rep.Verified = len(rep.Findings) == 0
-	rep.Time = time.Now().UTC()
 	return rep, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/iceberg-go"
 	icebergio "github.com/apache/iceberg-go/io"
+	"github.com/apache/iceberg-go/table"
 )
 
 // VerifyReport is what VerifyAbsent found.
@@ -96,30 +97,46 @@ func (c *Catalog) VerifyAbsent(ctx context.Context, id, column string, values []
 	}
 	f, _ := tbl.Schema().FindFieldByName(column)
 	forms, unsearched := storedForms(f.Type, values)
-	rep := VerifyReport{Location: tbl.Location(), UnsearchedForms: unsearched}
-	fsys, err := tbl.FS(ctx)
+	rep, err := c.scanLocation(ctx, tbl, VerifyReport{UnsearchedForms: unsearched}, forms, func(fsys icebergio.IO, p string) ([]Finding, error) {
+		found, err := scanParquetColumn(ctx, fsys, p, f, keys, values)
+		findings := make([]Finding, len(found))
+		for k, i := range found {
+			findings[k] = Finding{Path: p, ValueIndex: i, How: "column"}
+		}
+		return findings, err
+	})
 	if err != nil {
 		return rep, fmt.Errorf("dataset %s: verify: %w", id, err)
 	}
+	return rep, nil
+}
+
+// scanLocation reads every file under tbl's location, and in a versioned
+// bucket every old version of one: it searches each for forms (findings
+// "bytes") and hands each Parquet file to inspectParquet, whose findings
+// join the report. It fills in and returns rep.
+func (c *Catalog) scanLocation(ctx context.Context, tbl *table.Table, rep VerifyReport, forms []searchForm, inspectParquet func(icebergio.IO, string) ([]Finding, error)) (VerifyReport, error) {
+	rep.Location = tbl.Location()
+	fsys, err := tbl.FS(ctx)
+	if err != nil {
+		return rep, err
+	}
 	lister, ok := fsys.(icebergio.ListableIO)
 	if !ok {
-		return rep, fmt.Errorf("dataset %s: verify: the file IO %T cannot list files", id, fsys)
+		return rep, fmt.Errorf("the file IO %T cannot list files", fsys)
 	}
 	var paths []string
 	err = lister.WalkDir(tbl.Location(), func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if err := ctx.Err(); err != nil {
-			return context.Cause(ctx)
-		}
 		if !d.IsDir() {
 			paths = append(paths, path)
 		}
-		return nil
+		return context.Cause(ctx)
 	})
 	if err != nil {
-		return rep, fmt.Errorf("dataset %s: verify: list %s: %w", id, tbl.Location(), err)
+		return rep, fmt.Errorf("list %s: %w", tbl.Location(), err)
 	}
 	search := func(fsys icebergio.IO, p string) error {
 		if err := ctx.Err(); err != nil {
@@ -137,23 +154,23 @@ func (c *Catalog) VerifyAbsent(ctx context.Context, id, column string, values []
 		if !strings.HasSuffix(p, ".parquet") {
 			return nil
 		}
-		found, err = scanParquetColumn(ctx, fsys, p, f, keys, values)
+		rep.DataFilesRead++
+		findings, err := inspectParquet(fsys, p)
 		if err != nil {
 			return err
 		}
-		rep.DataFilesRead++
-		for _, i := range found {
-			rep.add(Finding{Path: p, ValueIndex: i, How: "column"})
+		for _, f := range findings {
+			rep.add(f)
 		}
 		return nil
 	}
 	for _, p := range paths {
 		if err := search(fsys, p); err != nil {
-			return rep, fmt.Errorf("dataset %s: verify: %s: %w", id, p, err)
+			return rep, fmt.Errorf("%s: %w", p, err)
 		}
 	}
 	if err := c.verifyVersions(ctx, tbl.Location(), search, &rep); err != nil {
-		return rep, fmt.Errorf("dataset %s: verify old versions: %w", id, err)
+		return rep, fmt.Errorf("old versions: %w", err)
 	}
 	rep.Verified = len(rep.Findings) == 0
 	rep.Time = time.Now().UTC()
