@@ -158,9 +158,9 @@ type Tables interface {
 	// For SEPARATE jobs.
 	Create(ctx context.Context, d *dataset.Dataset) error
 	Snapshots(ctx context.Context, id string) ([]tables.Snapshot, error)
-	CopyBefore(ctx context.Context, src, dst string, cond tables.Before, props map[string]string) (tables.CopyStats, error)
-	DeleteBefore(ctx context.Context, id string, cond tables.Before, within int64) (tables.DeleteStats, error)
-	VerifyNoneBefore(ctx context.Context, id string, cond tables.Before) (tables.VerifyReport, error)
+	CopyMatching(ctx context.Context, src, dst string, cond tables.Condition, props map[string]string) (tables.CopyStats, error)
+	DeleteMatching(ctx context.Context, id string, cond tables.Condition, within int64) (tables.DeleteStats, error)
+	VerifySeparated(ctx context.Context, id string, moved tables.Separated) (tables.SeparationReport, error)
 }
 
 // VersionPurger is implemented by a Tables whose tables may live in a

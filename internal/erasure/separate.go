@@ -92,23 +92,6 @@ type SeparateResult struct {
 	Certificate Certificate `json:"certificate"`
 }
 
-// SeparationTables is what a SEPARATE job needs of the Iceberg layer
-// (*tables.Catalog), besides Tables.
-type SeparationTables interface {
-	CopyMatching(ctx context.Context, src, dst string, cond tables.Condition, props map[string]string) (tables.CopyStats, error)
-	DeleteMatching(ctx context.Context, id string, cond tables.Condition, within int64) (tables.DeleteStats, error)
-	VerifySeparated(ctx context.Context, id string, moved tables.Separated) (tables.SeparationReport, error)
-}
-
-// separationTables is r.Tables as SeparationTables.
-func (r *Runner) separationTables() (SeparationTables, error) {
-	st, ok := r.Tables.(SeparationTables)
-	if !ok {
-		return nil, fmt.Errorf("the runner's tables (%T) cannot separate rows by a condition", r.Tables)
-	}
-	return st, nil
-}
-
 // Separate is the jobrun.Executor of SEPARATE jobs on j.Dataset. It copies
 // the rows the spec's condition (or the retention rule) selects into the
 // separated dataset (made on first use: grade 1, the source's subject key,
@@ -136,10 +119,6 @@ func (r *Runner) Separate(ctx context.Context, j *job.Job, progress *jobrun.Prog
 	if j.Dataset == "" {
 		return jobrun.Outcome{}, fault.Invalid("dataset", "is required")
 	}
-	tbls, err := r.separationTables()
-	if err != nil {
-		return jobrun.Outcome{}, err
-	}
 	src, err := r.Store.GetDataset(ctx, j.Dataset)
 	if err != nil {
 		return jobrun.Outcome{}, fmt.Errorf("dataset %s: %w", j.Dataset, err)
@@ -161,7 +140,7 @@ func (r *Runner) Separate(ctx context.Context, j *job.Job, progress *jobrun.Prog
 		return jobrun.Outcome{}, err
 	}
 	res := SeparateResult{TargetDataset: target, Condition: cond, Columns: columnNames(dst)}
-	within, err := r.copyOnce(ctx, tbls, j, src.ID, target, cond, &res)
+	within, err := r.copyOnce(ctx, j, src.ID, target, cond, &res)
 	if err != nil {
 		return jobrun.Outcome{}, err
 	}
@@ -171,7 +150,7 @@ func (r *Runner) Separate(ctx context.Context, j *job.Job, progress *jobrun.Prog
 			return jobrun.Outcome{}, fmt.Errorf("dataset %s: after the copy into %s: %w", src.ID, target, err)
 		}
 	}
-	dc, snap, err := r.eraseMoved(ctx, tbls, progress, src, cond, within, &res)
+	dc, snap, err := r.eraseMoved(ctx, progress, src, cond, within, &res)
 	if err != nil {
 		return jobrun.Outcome{}, err
 	}
@@ -193,7 +172,7 @@ func (r *Runner) Separate(ctx context.Context, j *job.Job, progress *jobrun.Prog
 // current one, and verifies that no file of src still holds a row the copy
 // res names moved. It returns the erasure's certificate and the source's
 // current snapshot; res.Certificate.SubjectCount is set.
-func (r *Runner) eraseMoved(ctx context.Context, tbls SeparationTables, progress *jobrun.Progress, src *dataset.Dataset, cond tables.Condition, within int64, res *SeparateResult) (DatasetCertificate, int64, error) {
+func (r *Runner) eraseMoved(ctx context.Context, progress *jobrun.Progress, src *dataset.Dataset, cond tables.Condition, within int64, res *SeparateResult) (DatasetCertificate, int64, error) {
 	dc := DatasetCertificate{Dataset: src.ID}
 	progress.SetPhase(PhaseDeleting)
 	held, err := r.holdsSnapshot(ctx, src.ID, within)
@@ -203,7 +182,7 @@ func (r *Runner) eraseMoved(ctx context.Context, tbls SeparationTables, progress
 	// A source snapshot gone means an earlier run deleted and expired
 	// (or another expiry ran first): the verification below tells.
 	if held {
-		del, err := tbls.DeleteMatching(ctx, src.ID, cond, within)
+		del, err := r.Tables.DeleteMatching(ctx, src.ID, cond, within)
 		if err != nil {
 			return dc, 0, err
 		}
@@ -218,7 +197,7 @@ func (r *Runner) eraseMoved(ctx context.Context, tbls SeparationTables, progress
 	dc.SnapshotsExpired, dc.FilesRemoved = ex.SnapshotsExpired, ex.FilesRemoved
 	progress.SetPhase(PhaseVerifying)
 	key := separationKey(src)
-	rep, err := tbls.VerifySeparated(ctx, src.ID, tables.Separated{Target: res.TargetDataset, CopySnapshotID: res.CopySnapshotID, KeyColumn: key})
+	rep, err := r.Tables.VerifySeparated(ctx, src.ID, tables.Separated{Target: res.TargetDataset, CopySnapshotID: res.CopySnapshotID, KeyColumn: key})
 	if err != nil {
 		return dc, 0, err
 	}
@@ -245,7 +224,7 @@ func separationKey(d *dataset.Dataset) string {
 
 // copyOnce copies the rows into target unless an earlier run of job j
 // did, fills in res, and returns the source snapshot the copy read.
-func (r *Runner) copyOnce(ctx context.Context, tbls SeparationTables, j *job.Job, src, target string, cond tables.Condition, res *SeparateResult) (int64, error) {
+func (r *Runner) copyOnce(ctx context.Context, j *job.Job, src, target string, cond tables.Condition, res *SeparateResult) (int64, error) {
 	snaps, err := r.Tables.Snapshots(ctx, target)
 	if err != nil {
 		return 0, fmt.Errorf("separated dataset %s: %w", target, err)
@@ -261,7 +240,7 @@ func (r *Runner) copyOnce(ctx context.Context, tbls SeparationTables, j *job.Job
 		res.RowsMoved, res.CopySnapshotID, res.CopyResumed = s.AddedRows, s.ID, true
 		return within, nil
 	}
-	cp, err := tbls.CopyMatching(ctx, src, target, cond, map[string]string{tables.PropJobID: j.ID})
+	cp, err := r.Tables.CopyMatching(ctx, src, target, cond, map[string]string{tables.PropJobID: j.ID})
 	if err != nil {
 		return 0, err
 	}
