@@ -55,3 +55,27 @@ func benchmarkDecode(b *testing.B, data []byte, enc Encoding) {
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 	b.ReportMetric(float64(len(data))/rows, "bytes/row")
 }
+
+// BenchmarkScan17Columns only splits the same file into records and
+// fields: the scanner's share of decoding.
+func BenchmarkScan17Columns(b *testing.B) {
+	data := customerCSV(100_000)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		s := newScanner(bytes.NewReader(data), ',', '"', defaultBufferBytes, defaultMaxRecordBytes)
+		fields := 0
+		for {
+			rec, _, err := s.next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			fields += len(rec)
+		}
+		if fields != 17*100_001 {
+			b.Fatalf("scanned %d fields, want %d", fields, 17*100_001)
+		}
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unicode"
@@ -51,6 +52,7 @@ type Decoder struct {
 
 	emptyStringNull bool
 	nullTokens      [][]byte // non-empty tokens
+	projected       bool     // some columns are skipped (see Project)
 
 	read, rejected int64
 	stats          struct{ rows, rejected, line atomic.Int64 }
@@ -77,7 +79,8 @@ type colState struct {
 	kind     kind
 	nullable bool
 	pii      bool
-	src      int // field position, -1 when the file lacks the column
+	skip     bool // not decoded: all null in the batches (see Project)
+	src      int  // field position, -1 when the file lacks the column
 	typeName string
 	prec     int32
 	scale    int32
@@ -188,11 +191,43 @@ func NewDecoder(r io.Reader, cols []Column, f Format, opts Options) (*Decoder, e
 	return d, nil
 }
 
+// Project makes the decoder parse only the named columns. The fields of
+// the others are still split (a record must have every field) but not
+// parsed or checked: their arrays in the batches are all null, whatever
+// the source holds. It is for readers that look at some columns only (a
+// quality suite); it must be called before the first batch is decoded.
+func (d *Decoder) Project(names []string) error {
+	if d.read > 0 || d.err != nil {
+		return errors.New("csvstream: Project after decoding has started")
+	}
+	keep := make(map[string]bool, len(names))
+	for _, n := range names {
+		keep[n] = true
+	}
+	for _, n := range names {
+		if !slices.ContainsFunc(d.cols, func(c colState) bool { return c.name == n }) {
+			return fmt.Errorf("csvstream: Project: %q is not a column", n)
+		}
+	}
+	d.projected = false
+	for i := range d.cols {
+		c := &d.cols[i]
+		c.skip = !keep[c.name]
+		d.projected = d.projected || c.skip
+	}
+	d.releaseBuilders()
+	d.newBuilders()
+	return nil
+}
+
 // newBuilders makes the builders the columns append to.
 func (d *Decoder) newBuilders() {
 	for i := range d.cols {
 		c := &d.cols[i]
 		c.b, c.str = nil, nil
+		if c.skip {
+			continue
+		}
 		if c.kind == kindString {
 			c.str = newStrColumn()
 		} else {
@@ -214,9 +249,12 @@ func (d *Decoder) reserve(n int) {
 func (d *Decoder) newBatch(rows int) arrow.RecordBatch {
 	arrays := make([]arrow.Array, len(d.cols))
 	for i := range d.cols {
-		if c := &d.cols[i]; c.str != nil {
+		switch c := &d.cols[i]; {
+		case c.skip:
+			arrays[i] = array.MakeArrayOfNull(d.mem, d.schema.Field(i).Type, rows)
+		case c.str != nil:
 			arrays[i] = c.str.newArray(d.mem)
-		} else {
+		default:
 			arrays[i] = c.b.NewArray()
 		}
 	}
@@ -230,9 +268,11 @@ func (d *Decoder) newBatch(rows int) arrow.RecordBatch {
 // discardRows drops the rows appended since the last batch.
 func (d *Decoder) discardRows() {
 	for i := range d.cols {
-		if c := &d.cols[i]; c.str != nil {
+		switch c := &d.cols[i]; {
+		case c.skip:
+		case c.str != nil:
 			c.str.reset()
-		} else {
+		default:
 			c.b.NewArray().Release()
 		}
 	}
@@ -517,6 +557,9 @@ func (d *Decoder) parseRow(rec [][]byte, line int64) *RowError {
 	}
 	for i := range d.cols {
 		c := &d.cols[i]
+		if c.skip {
+			continue
+		}
 		if c.src < 0 {
 			c.null = true
 			continue
@@ -603,6 +646,9 @@ func (d *Decoder) raw(rec [][]byte, maskAll bool) []string {
 func (d *Decoder) appendRow() {
 	for i := range d.cols {
 		c := &d.cols[i]
+		if c.skip {
+			continue
+		}
 		if c.null {
 			if c.str != nil {
 				c.str.appendNull()

@@ -177,10 +177,8 @@ func (d *Decoder) workerDecoder() *Decoder {
 		mem:             d.mem,
 		emptyStringNull: d.emptyStringNull,
 		nullTokens:      d.nullTokens,
-		sc: &scanner{
-			maxBuf: d.sc.maxBuf, delim: d.sc.delim, quote: d.sc.quote,
-			special: d.sc.special, bomDone: true,
-		},
+		projected:       d.projected,
+		sc:              d.sc.sibling(),
 	}
 	w.newBuilders()
 	return w
@@ -194,7 +192,9 @@ func (w *Decoder) decodeSegment(ctx context.Context, seg *segment, c *chunker) {
 	if seg.rest != nil {
 		w.sc.readFrom(seg.rest, seg.line, defaultBufferBytes)
 	} else {
-		w.sc.scanBytes(seg.data, seg.line)
+		// Checking the whole chunk at once is cheaper than field by
+		// field, unless most fields are skipped.
+		w.sc.scanBytes(seg.data, seg.line, !w.projected)
 	}
 	for {
 		rec, err := w.decodeBatch(ctx)
@@ -221,10 +221,11 @@ func (w *Decoder) decodeSegment(ctx context.Context, seg *segment, c *chunker) {
 }
 
 // scanBytes makes the scanner read data, whole records ending the source
-// or at a record boundary, starting on line.
-func (s *scanner) scanBytes(data []byte, line int64) {
+// or at a record boundary, starting on line. With checkUTF8 it checks the
+// whole of data is UTF-8 so that fields need not be checked one by one.
+func (s *scanner) scanBytes(data []byte, line int64, checkUTF8 bool) {
 	s.r, s.buf, s.start, s.end, s.eof, s.line = nil, data, 0, len(data), true, line
-	s.validUTF8 = utf8.Valid(data)
+	s.validUTF8 = checkUTF8 && utf8.Valid(data)
 }
 
 // readFrom makes the scanner read r to its end, starting on line.
@@ -272,7 +273,10 @@ func (c *chunker) newBuffer(n int) []byte {
 		}
 	default:
 	}
-	return make([]byte, 0, n+c.size)
+	// Room for a partial record of up to 64 KiB before the chunk, so that
+	// recycled buffers fit the next chunk whatever its first record's
+	// length: a fresh buffer costs zeroing and page faults.
+	return make([]byte, 0, max(n, 64<<10)+c.size)
 }
 
 // recycle gives a decoded chunk back for reuse.

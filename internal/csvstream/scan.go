@@ -80,6 +80,15 @@ func newScanner(r io.Reader, delim, quote byte, size, maxBuf int) *scanner {
 	return s
 }
 
+// sibling returns a scanner with s's format and limits and no source yet
+// (see scanBytes and readFrom).
+func (s *scanner) sibling() *scanner {
+	return &scanner{
+		maxBuf: s.maxBuf, delim: s.delim, quote: s.quote, special: s.special,
+		bomDone: true,
+	}
+}
+
 // next returns the fields of the next record and the line it starts on.
 // The fields alias the scanner's buffers and are valid until the next call.
 // Blank lines are skipped. At the end it returns io.EOF; a *syntaxError for

@@ -325,6 +325,9 @@ func (s *Service) ValidateObject(ctx context.Context, suiteName, uri, datasetID 
 // batches are evaluated; with one it decodes the next batch while the
 // current one is evaluated.
 func (s *Service) evaluateObject(ctx context.Context, dec *csvstream.Decoder, run *Run) error {
+	if err := dec.Project(run.ev.ColumnsRead()); err != nil {
+		return err
+	}
 	workers := s.decode.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)

@@ -209,6 +209,7 @@ type Evaluator struct {
 	leaves   []leaf
 	wheres   map[string]*whereEval
 	keys     map[string]*keyCollector
+	read     []bool // by field: some rule reads the column's values
 	rows     int64
 	finished bool
 }
@@ -236,6 +237,7 @@ func New(ctx context.Context, rs *dqdl.Ruleset, schema *arrow.Schema, opts Optio
 		seed:   rand.Uint64(),
 		wheres: map[string]*whereEval{},
 		keys:   map[string]*keyCollector{},
+		read:   make([]bool, schema.NumFields()),
 	}
 	if e.now.IsZero() {
 		e.now = time.Now()
@@ -324,7 +326,21 @@ func (e *Evaluator) column(name string) (int, arrow.Field, error) {
 	if len(idx) == 0 {
 		return -1, arrow.Field{}, fmt.Errorf("column %q is not in the data", name)
 	}
+	e.read[idx[0]] = true
 	return idx[0], e.schema.Field(idx[0]), nil
+}
+
+// ColumnsRead names the columns whose values some rule reads, in schema
+// order. The values of the other columns never reach a result: a source
+// may leave them out of the batches (as nulls).
+func (e *Evaluator) ColumnsRead() []string {
+	var names []string
+	for i, r := range e.read {
+		if r {
+			names = append(names, e.schema.Field(i).Name)
+		}
+	}
+	return names
 }
 
 func (e *Evaluator) masked(col string) bool { return e.opts.Masked != nil && e.opts.Masked(col) }

@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,20 @@ type mapSet map[string]bool
 func (s mapSet) Contains(key []string) bool { return s[strings.Join(key, ",")] }
 
 // validate runs text over csv decoded with cols (batches of batchRows).
+// It runs the suite twice, once over every column and once over only the
+// columns the evaluator says it reads (csvstream's projection, as
+// ValidateObject decodes), and fails the test when the results differ.
 func validate(t testing.TB, text, csv string, cols []csvstream.Column, batchRows int, opts Options) []Result {
+	t.Helper()
+	full := validateOnce(t, text, csv, cols, batchRows, opts, false)
+	projected := validateOnce(t, text, csv, cols, batchRows, opts, true)
+	if !reflect.DeepEqual(full, projected) {
+		t.Fatalf("decoding only the columns read changes the results of %s:\n%+v\nwant\n%+v", text, projected, full)
+	}
+	return full
+}
+
+func validateOnce(t testing.TB, text, csv string, cols []csvstream.Column, batchRows int, opts Options, project bool) []Result {
 	t.Helper()
 	rs, err := dqdl.Parse(text)
 	if err != nil {
@@ -69,6 +83,11 @@ func validate(t testing.TB, text, csv string, cols []csvstream.Column, batchRows
 	ev, err := New(ctx, rs, dec.Schema(), opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if project {
+		if err := dec.Project(ev.ColumnsRead()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for {
 		rec, err := dec.Next(ctx)

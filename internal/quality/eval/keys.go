@@ -1,11 +1,11 @@
 package eval
 
 import (
-	"bufio"
 	"cmp"
 	"container/heap"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -13,8 +13,13 @@ import (
 	"slices"
 )
 
-// entrySize is the bytes an entry takes in memory and in a spill file.
+// entrySize is the bytes an entry takes in memory. In a spill file an
+// entry takes far less (see appendEntry).
 const entrySize = 40
+
+// maxEncodedEntry bounds an entry's encoding: three uvarints, a tag byte
+// and up to 16 bytes of prefix.
+const maxEncodedEntry = 3*binary.MaxVarintLen64 + 1 + 16
 
 // entry is one row's key in a key store: the key (the value itself for
 // integers, dates, timestamps, doubles, booleans and decimals, which fit
@@ -114,28 +119,27 @@ func (s *keyStore) spill() error {
 		return fmt.Errorf("quality: spill: %w", err)
 	}
 	s.runs = append(s.runs, path)
-	w := bufio.NewWriterSize(f, 256<<10)
-	var b [entrySize]byte
+	out := make([]byte, 0, 256<<10)
+	var prev entry
 	for i := range s.buf {
-		e := &s.buf[i]
-		binary.LittleEndian.PutUint64(b[0:], e.k0)
-		binary.LittleEndian.PutUint64(b[8:], e.k1)
-		binary.LittleEndian.PutUint64(b[16:], e.row)
-		binary.LittleEndian.PutUint64(b[24:], e.p0)
-		binary.LittleEndian.PutUint64(b[32:], e.p1)
-		if _, err := w.Write(b[:]); err != nil {
-			f.Close()
-			return fmt.Errorf("quality: spill %s: %w", path, err)
+		if len(out) > cap(out)-maxEncodedEntry {
+			if _, err := f.Write(out); err != nil {
+				f.Close()
+				return fmt.Errorf("quality: spill %s: %w", path, err)
+			}
+			s.spilled += int64(len(out))
+			out = out[:0]
 		}
+		out = appendEntry(out, &prev, &s.buf[i])
 	}
-	if err := w.Flush(); err != nil {
+	if _, err := f.Write(out); err != nil {
 		f.Close()
 		return fmt.Errorf("quality: spill %s: %w", path, err)
 	}
+	s.spilled += int64(len(out))
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("quality: spill %s: %w", path, err)
 	}
-	s.spilled += int64(len(s.buf)) * entrySize
 	// Grow the buffer to the limit once spilling starts: the data is large.
 	if cap(s.buf) < s.limit {
 		s.buf = make([]entry, 0, s.limit)
@@ -143,6 +147,65 @@ func (s *keyStore) spill() error {
 		s.buf = s.buf[:0]
 	}
 	return nil
+}
+
+// appendEntry encodes e, which sorts at or after prev, and makes it prev:
+// the distance of k0 from prev's (0 for repeats, 1 for consecutive
+// integers), k1 (less prev's when k0 is equal), the row number, a tag
+// byte with the prefix length (and the truncated flag) and the prefix.
+// Value keys of dense integers take about seven bytes instead of 40.
+func appendEntry(b []byte, prev, e *entry) []byte {
+	k1 := e.k1
+	if e.k0 == prev.k0 {
+		k1 -= prev.k1
+	}
+	b = binary.AppendUvarint(b, e.k0-prev.k0)
+	b = binary.AppendUvarint(b, k1)
+	b = binary.AppendUvarint(b, e.row&(1<<56-1))
+	tag := byte(e.row >> 56)
+	b = append(b, tag)
+	n := int(tag & 0x1f)
+	var p [16]byte
+	binary.LittleEndian.PutUint64(p[:8], e.p0)
+	binary.LittleEndian.PutUint64(p[8:], e.p1)
+	*prev = *e
+	return append(b, p[:n]...)
+}
+
+// decodeEntry decodes the entry at the start of b that follows prev, into
+// prev, and returns the bytes it took; 0 when b is malformed or too short.
+func decodeEntry(b []byte, prev *entry) int {
+	d0, n0 := binary.Uvarint(b)
+	if n0 <= 0 {
+		return 0
+	}
+	k1, n1 := binary.Uvarint(b[n0:])
+	if n1 <= 0 {
+		return 0
+	}
+	row, n2 := binary.Uvarint(b[n0+n1:])
+	at := n0 + n1 + n2
+	if n2 <= 0 || at >= len(b) {
+		return 0
+	}
+	tag := b[at]
+	n := int(tag & 0x1f)
+	at++
+	if n > 16 || at+n > len(b) {
+		return 0
+	}
+	var p [16]byte
+	copy(p[:], b[at:at+n])
+	if d0 == 0 {
+		k1 += prev.k1
+	}
+	*prev = entry{
+		k0: prev.k0 + d0, k1: k1,
+		row: row | uint64(tag)<<56,
+		p0:  binary.LittleEndian.Uint64(p[:8]),
+		p1:  binary.LittleEndian.Uint64(p[8:]),
+	}
+	return at + n
 }
 
 // close removes the spill files.
@@ -169,9 +232,10 @@ type keyStats struct {
 type run struct {
 	cur  entry
 	mem  []entry // the in-memory run
-	r    *bufio.Reader
-	f    *os.File
-	b    [entrySize]byte
+	r    io.Reader
+	buf  []byte // read from r, buf[at:] not yet decoded
+	at   int
+	eof  bool
 	done bool
 }
 
@@ -184,19 +248,35 @@ func (r *run) next() error {
 		r.cur, r.mem = r.mem[0], r.mem[1:]
 		return nil
 	}
-	if _, err := io.ReadFull(r.r, r.b[:]); err != nil {
-		if err == io.EOF {
-			r.done = true
-			return nil
+	if len(r.buf)-r.at < maxEncodedEntry && !r.eof {
+		if err := r.fill(); err != nil {
+			return err
 		}
-		return err
 	}
-	r.cur = entry{
-		k0:  binary.LittleEndian.Uint64(r.b[0:]),
-		k1:  binary.LittleEndian.Uint64(r.b[8:]),
-		row: binary.LittleEndian.Uint64(r.b[16:]),
-		p0:  binary.LittleEndian.Uint64(r.b[24:]),
-		p1:  binary.LittleEndian.Uint64(r.b[32:]),
+	if r.at == len(r.buf) {
+		r.done = true
+		return nil
+	}
+	n := decodeEntry(r.buf[r.at:], &r.cur)
+	if n == 0 {
+		return errors.New("a spill file is corrupt")
+	}
+	r.at += n
+	return nil
+}
+
+// fill moves the undecoded bytes to the front of the buffer and reads
+// until it is full or the file ends.
+func (r *run) fill() error {
+	left := copy(r.buf[:cap(r.buf)], r.buf[r.at:])
+	n, err := io.ReadFull(r.r, r.buf[left:cap(r.buf)])
+	r.buf, r.at = r.buf[:left+n], 0
+	switch err {
+	case nil:
+	case io.EOF, io.ErrUnexpectedEOF:
+		r.eof = true
+	default:
+		return err
 	}
 	return nil
 }
@@ -278,7 +358,7 @@ func (s *keyStore) finish(ctx context.Context, maxSamples int) (st keyStats, err
 			return st, fmt.Errorf("quality: merge: %w", err)
 		}
 		files = append(files, f)
-		r := &run{r: bufio.NewReaderSize(f, readBuf), f: f}
+		r := &run{r: f, buf: make([]byte, 0, readBuf)}
 		if err := r.next(); err != nil {
 			return st, fmt.Errorf("quality: merge %s: %w", path, err)
 		}
