@@ -187,6 +187,9 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 	if err != nil {
 		return err
 	}
+	// ValidateObject without a dataset types the object's columns by
+	// discovering its schema.
+	checks.WithDiscovery(chores)
 	a.server, err = server.New(ctx, server.Options{
 		GRPCAddr:        cfg.GRPCAddr,
 		HTTPAddr:        cfg.HTTPAddr,

@@ -28,6 +28,8 @@ const customersSuite = `Rules = [
 type validationJSON struct {
 	ID            string `json:"id"`
 	Suite         string `json:"suite"`
+	Target        string `json:"target"`
+	Dataset       string `json:"dataset"`
 	Outcome       string `json:"outcome"`
 	RowsEvaluated string `json:"rowsEvaluated"`
 	JobID         string `json:"jobId"`
@@ -431,5 +433,91 @@ func TestPostLoadReferentialIntegrity(t *testing.T) {
 	}
 	if snap, rows, _ := r.tableState(t, "insure.policies"); snap != snap1 || rows != "4" {
 		t.Fatalf("policies after the rollback: snapshot %s (want %s), %s rows", snap, snap1, rows)
+	}
+}
+
+// An object validated without a dataset, before any exists: its columns
+// are typed by discovering its schema (a DECIMAL premium, a DATE joined),
+// the suite passes with the exact observed values or fails with the
+// failing rows sampled, and the result names the object. A rule that needs
+// a dataset is refused, and so is a bad sourceUri.
+func TestValidateObjectWithoutDataset(t *testing.T) {
+	r := startServer(t)
+	const landingSuite = `Rules = [
+    ColumnOrder = ["customer_id", "name", "premium", "joined", "note"],
+    ColumnDataType "premium" = "DECIMAL",
+    RowCount = 10,
+    IsPrimaryKey "customer_id",
+    ColumnValues "premium" between 0 and 200,
+    Sum "premium" = 550.55,
+    Mean "premium" = 55.055,
+    ColumnValues "joined" <= "2024-01-11"
+]`
+	for name, text := range map[string]string{
+		"landing-check": landingSuite,
+		"premium-cap":   `Rules = [ ColumnValues "premium" <= 50, RowCount > 0 ]`,
+		"landing-refs":  `Rules = [ ReferentialIntegrity "customer_id" "insure.customers.customer_id" = 1.0 ]`,
+	} {
+		if code := r.do(t, "POST", "/v1/suites", "", map[string]any{"name": name, "dqdl": text}, nil); code != 200 {
+			t.Fatalf("create suite %s: %d", name, code)
+		}
+	}
+	uri := r.landing(t, "new-customers.csv", []byte(customersCSV(1, 10, 0)))
+
+	var v validationJSON
+	if code := r.do(t, "POST", "/v1/suites/landing-check:validateObject", "", map[string]any{"sourceUri": uri}, &v); code != 200 {
+		t.Fatalf("validate without a dataset: %d %+v", code, v)
+	}
+	if v.Outcome != "PASS" || v.RowsEvaluated != "10" || v.Target != uri || v.Dataset != "" || v.Suite != "landing-check" || v.ID == "" {
+		t.Fatalf("validation without a dataset: %+v", v)
+	}
+	observed := []string{`["customer_id", "name", "premium", "joined", "note"]`, "DECIMAL(5,2)", "10", "completeness 1, uniqueness 1", "1", "550.55", "55.055", "1"}
+	if len(v.RuleResults) != len(observed) {
+		t.Fatalf("rule results: %+v", v.RuleResults)
+	}
+	for i, rr := range v.RuleResults {
+		if rr.Outcome != "PASS" || rr.Observed != observed[i] || (rr.FailingRows != "" && rr.FailingRows != "0") || len(rr.Samples) != 0 {
+			t.Errorf("rule %d: %+v, want PASS observing %q", i+1, rr, observed[i])
+		}
+	}
+
+	// Premiums 50.05 (row 5) to 100.10 (row 10) break the cap.
+	if code := r.do(t, "POST", "/v1/suites/premium-cap:validateObject", "", map[string]any{"sourceUri": uri}, &v); code != 200 || v.Outcome != "FAIL" || v.Target != uri {
+		t.Fatalf("validate against the cap: %d %+v", code, v)
+	}
+	capRule := v.RuleResults[0]
+	var samples []string
+	for _, s := range capRule.Samples {
+		samples = append(samples, s.Row+"="+s.Value)
+	}
+	if capRule.Outcome != "FAIL" || capRule.Observed != "0.4" || capRule.FailingRows != "6" ||
+		strings.Join(samples, " ") != "5=50.05 6=60.06 7=70.07 8=80.08 9=90.09 10=100.10" || v.RuleResults[1].Outcome != "PASS" {
+		t.Fatalf("the cap's result: %+v", v.RuleResults)
+	}
+	var list struct {
+		Validations []validationJSON `json:"validations"`
+	}
+	r.do(t, "GET", "/v1/validations?suite=premium-cap&outcome=FAIL", "", nil, &list)
+	if len(list.Validations) != 1 || list.Validations[0].ID != v.ID || list.Validations[0].Target != uri {
+		t.Fatalf("listed failures: %+v", list.Validations)
+	}
+
+	for _, tc := range []struct {
+		suite, uri string
+		code       int
+		says       []string
+	}{
+		{"landing-refs", uri, 400, []string{"dataset", `ReferentialIntegrity "customer_id" "insure.customers.customer_id" = 1.0`}},
+		{"landing-check", "ftp://landing/new-customers.csv", 400, []string{"sourceUri", "ftp://landing/new-customers.csv"}},
+		{"landing-check", uri + ".missing", 404, []string{uri + ".missing"}},
+		{"landing-check", r.landing(t, "empty.csv", nil), 400, []string{"sourceUri", "holds no CSV objects"}},
+	} {
+		var e restError
+		code := r.do(t, "POST", "/v1/suites/"+tc.suite+":validateObject", "", map[string]any{"sourceUri": tc.uri}, &e)
+		for _, s := range tc.says {
+			if code != tc.code || !strings.Contains(e.Message, s) {
+				t.Errorf("suite %s on %s: %d %q, want %d saying %q", tc.suite, tc.uri, code, e.Message, tc.code, s)
+			}
+		}
 	}
 }

@@ -61,6 +61,9 @@ type Service struct {
 	tempDir string
 	alerts  Alerts
 	refs    *tableReferences
+	// discover types the columns of an object validated without a
+	// dataset; nil refuses such a validation.
+	discover Discoverer
 	// decode is how ValidateObject decodes an object on several cores
 	// (the zero value: one worker per GOMAXPROCS); tests shrink its chunks.
 	decode csvstream.ParallelOptions
@@ -281,34 +284,79 @@ func outcomeOf(o eval.Outcome) suite.Outcome {
 	}
 }
 
-// ValidateObject runs a suite over a CSV object typed by a dataset's schema,
-// without loading it, and records the result.
+// ValidateObject runs a suite over a CSV object, without loading it, and
+// records the result, whose target is the object. A dataset's schema types
+// the object's columns and its PII columns are masked in samples; without
+// a dataset (datasetID empty) the columns are typed by discovering the
+// object's schema (see discoverColumns), and the rules that need a dataset
+// are refused before the object is read (see canRunWithoutDataset).
 func (s *Service) ValidateObject(ctx context.Context, suiteName, uri, datasetID string, format csvstream.Format) (*suite.Validation, error) {
 	if uri == "" {
 		return nil, fault.Invalid("sourceUri", "is required")
 	}
-	if datasetID == "" {
-		return nil, fault.Invalid("dataset", "is required: the dataset's schema types the object's columns")
-	}
-	d, err := s.store.GetDataset(ctx, datasetID)
+	_, rs, err := s.Suite(ctx, suiteName)
 	if err != nil {
 		return nil, err
 	}
-	body, _, err := s.objects.Get(ctx, uri, nil)
+	var d *dataset.Dataset
+	if datasetID != "" {
+		if d, err = s.store.GetDataset(ctx, datasetID); err != nil {
+			return nil, err
+		}
+	} else if err := s.canRunWithoutDataset(suiteName, rs); err != nil {
+		return nil, err
+	}
+	body, err := s.openObject(ctx, uri)
 	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", uri, err)
+		return nil, err
 	}
 	defer body.Close()
-	schema := tables.ArrowSchema(d)
-	cols := make([]csvstream.Column, len(d.Columns))
-	for i, c := range d.Columns {
-		cols[i] = csvstream.Column{Name: c.Name, Type: schema.Field(i).Type, Nullable: c.Nullable, PII: c.PII || c.Name == d.SubjectKey}
+	if d != nil {
+		return s.validateObject(ctx, suiteName, rs, d, uri, body, d, format)
+	}
+	typed, format, err := s.discoverColumns(ctx, uri, format)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.validateObject(ctx, suiteName, rs, nil, uri, body, typed, format)
+	return v, typedByDiscovery(err)
+}
+
+// openObject opens the object ValidateObject reads.
+func (s *Service) openObject(ctx context.Context, uri string) (io.ReadCloser, error) {
+	body, _, err := s.objects.Get(ctx, uri, nil)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", uri, asSourceURI(err))
+	}
+	return body, nil
+}
+
+// asSourceURI gives a field error about "uri" (what the object store and
+// schema discovery call the URI they are given) the request's name for
+// it, sourceUri; it returns any other error as it is.
+func asSourceURI(err error) error {
+	fields := fault.FieldErrors(err)
+	if len(fields) != 1 || fields[0].Field != "uri" {
+		return err
+	}
+	return &fault.FieldError{Field: "sourceUri", Reason: fields[0].Reason}
+}
+
+// validateObject decodes body, the object at uri, into the columns of
+// typed (in the object's header by their names) and runs rs, the rules of
+// suite suiteName, over it in one pass; d is the dataset the object is
+// validated for (nil for none), whose PII columns are masked in samples.
+func (s *Service) validateObject(ctx context.Context, suiteName string, rs *dqdl.Ruleset, d *dataset.Dataset, uri string, body io.Reader, typed *dataset.Dataset, format csvstream.Format) (*suite.Validation, error) {
+	schema := tables.ArrowSchema(typed)
+	cols := make([]csvstream.Column, len(typed.Columns))
+	for i, c := range typed.Columns {
+		cols[i] = csvstream.Column{Name: c.Name, Type: schema.Field(i).Type, Nullable: c.Nullable, PII: c.PII || c.Name == typed.SubjectKey}
 	}
 	dec, err := csvstream.NewDecoder(body, cols, format, csvstream.Options{})
 	if err != nil {
 		return nil, err
 	}
-	run, err := s.Start(ctx, suiteName, d, uri, dec.Header(), schema, dqdl.TargetDatasetObject)
+	run, err := s.start(ctx, suiteName, rs, d, uri, schema, dqdl.TargetDatasetObject, eval.Options{Header: dec.Header()})
 	if err != nil {
 		return nil, err
 	}
@@ -320,10 +368,11 @@ func (s *Service) ValidateObject(ctx context.Context, suiteName, uri, datasetID 
 	return v, err
 }
 
-// evaluateObject feeds every batch of dec to run, in source order. With
-// more than one core it decodes chunks of the object in parallel while the
-// batches are evaluated; with one it decodes the next batch while the
-// current one is evaluated.
+// evaluateObject feeds every batch of dec to run, in source order. Only
+// the columns some rule reads are parsed (the others are split, not
+// checked). With more than one core it decodes chunks of the object in
+// parallel while the batches are evaluated; with one it decodes the next
+// batch while the current one is evaluated.
 func (s *Service) evaluateObject(ctx context.Context, dec *csvstream.Decoder, run *Run) error {
 	if err := dec.Project(run.ev.ColumnsRead()); err != nil {
 		return err

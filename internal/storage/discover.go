@@ -39,6 +39,9 @@ type Discovery struct {
 	Dataset  *dataset.Dataset
 	Format   Format
 	Warnings []string
+	// Headers maps a proposed column's name to its header as written in
+	// the objects, where the two differ ("Amount" proposed as "amount").
+	Headers map[string]string
 }
 
 // fileColumns is what one sampled object says about its columns.
@@ -155,6 +158,10 @@ func column(name, header string, typ colType, nullable bool, out *Discovery) dat
 	c := dataset.Column{Name: name, Type: typ.typ, Nullable: nullable}
 	if header != name {
 		c.Description = "source header: " + header
+		if out.Headers == nil {
+			out.Headers = map[string]string{}
+		}
+		out.Headers[name] = header
 	}
 	switch typ.typ {
 	case dataset.TypeDecimal:
