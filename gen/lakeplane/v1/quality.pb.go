@@ -1198,7 +1198,9 @@ type ValidateObjectRequest struct {
 	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	SourceUri string                 `protobuf:"bytes,2,opt,name=source_uri,json=sourceUri,proto3" json:"source_uri,omitempty"`
 	Format    *CsvFormat             `protobuf:"bytes,3,opt,name=format,proto3" json:"format,omitempty"`
-	// The dataset whose schema types the columns; untyped (STRING) when empty.
+	// The dataset whose schema types the columns; when empty, the columns are
+	// typed by discovering the object's schema from its first rows (rules that
+	// need a dataset, such as ReferentialIntegrity, are refused).
 	Dataset       string `protobuf:"bytes,4,opt,name=dataset,proto3" json:"dataset,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
