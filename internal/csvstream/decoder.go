@@ -210,10 +210,19 @@ func (d *Decoder) Project(names []string) error {
 		}
 	}
 	d.projected = false
+	d.sc.keep, d.sc.nfields = nil, d.nfields
 	for i := range d.cols {
 		c := &d.cols[i]
 		c.skip = !keep[c.name]
 		d.projected = d.projected || c.skip
+		if !c.skip && c.src >= 0 {
+			d.sc.keep = append(d.sc.keep, c.src)
+		}
+	}
+	if !d.projected {
+		d.sc.keep = nil
+	} else if d.sc.keep == nil {
+		d.sc.keep = []int{}
 	}
 	d.releaseBuilders()
 	d.newBuilders()
@@ -567,7 +576,7 @@ func (d *Decoder) parseRow(rec [][]byte, line int64) *RowError {
 		v := rec[c.src]
 		if c.null = d.isNull(v, c.kind); c.null {
 			if !c.nullable {
-				return d.valueError(c, rec, line, v, "is null, but the column is not nullable")
+				return d.valueError(c, line, v, "is null, but the column is not nullable")
 			}
 			continue
 		}
@@ -598,7 +607,7 @@ func (d *Decoder) parseRow(rec [][]byte, line int64) *RowError {
 			c.i64, reason = c.ts.parse(v)
 		}
 		if reason != "" {
-			return d.valueError(c, rec, line, v, reason)
+			return d.valueError(c, line, v, reason)
 		}
 	}
 	return nil
@@ -620,12 +629,12 @@ func (d *Decoder) isNull(v []byte, k kind) bool {
 	return false
 }
 
-func (d *Decoder) valueError(c *colState, rec [][]byte, line int64, v []byte, reason string) *RowError {
+func (d *Decoder) valueError(c *colState, line int64, v []byte, reason string) *RowError {
 	value := string(v)
 	if c.pii {
 		value = pii.Mask(value)
 	}
-	return &RowError{Line: line, Column: c.name, Value: value, Reason: reason, Raw: d.raw(rec, false), hasValue: true}
+	return &RowError{Line: line, Column: c.name, Value: value, Reason: reason, Raw: d.raw(d.sc.allFields(), false), hasValue: true}
 }
 
 // raw copies a record's fields for a RowError, masking those of PII

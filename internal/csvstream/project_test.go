@@ -141,3 +141,27 @@ func TestProjectRefusals(t *testing.T) {
 		t.Fatal("Project after the first batch was accepted")
 	}
 }
+
+// TestProjectRowErrorHasEveryField checks that the error of a bad kept
+// value still carries the whole record, skipped fields unquoted too.
+func TestProjectRowErrorHasEveryField(t *testing.T) {
+	cols := []Column{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "note", Type: arrow.BinaryTypes.String},
+		{Name: "name", Type: arrow.BinaryTypes.String},
+	}
+	input := "id,note,name\n1,\"a \"\"b\"\"\",\"c \"\"d\"\"\"\nx,\"e \"\"f\"\"\",g\n"
+	for _, p := range []*ParallelOptions{nil, {Workers: 2, ChunkBytes: 1}} {
+		got, err := decodeProjected(t, []byte(input), cols, Format{Header: true}, []string{"id", "name"}, p)
+		var re *RowError
+		if !errors.As(err, &re) {
+			t.Fatalf("parallel %v: error %v, want a RowError", p != nil, err)
+		}
+		if re.Line != 3 || re.Column != "id" || !reflect.DeepEqual(re.Raw, []string{"x", `e "f"`, "g"}) {
+			t.Errorf("parallel %v: RowError line %d column %q raw %q", p != nil, re.Line, re.Column, re.Raw)
+		}
+		if len(got) > 0 && !reflect.DeepEqual(got[0], []string{"1", null, `c "d"`}) {
+			t.Errorf("parallel %v: first row %q", p != nil, got[0])
+		}
+	}
+}

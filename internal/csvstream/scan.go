@@ -36,6 +36,13 @@ type scanner struct {
 	unq      []byte
 	fields   [][]byte
 	errField int // 0-based field of the last syntax error
+
+	// keep lists the field positions next materializes when a record has
+	// nfields fields; nil: all (see Decoder.Project). The other fields of
+	// such a record are stale until allFields.
+	keep    []int
+	nfields int
+	rec     []byte // the record last returned, for allFields
 }
 
 // span locates one field of the record being scanned: in the buffer, or
@@ -85,7 +92,7 @@ func newScanner(r io.Reader, delim, quote byte, size, maxBuf int) *scanner {
 func (s *scanner) sibling() *scanner {
 	return &scanner{
 		maxBuf: s.maxBuf, delim: s.delim, quote: s.quote, special: s.special,
-		bomDone: true,
+		keep: s.keep, nfields: s.nfields, bomDone: true,
 	}
 }
 
@@ -310,35 +317,48 @@ func (s *scanner) skipLine(data []byte, p int, eof bool, st scanStatus) (int, in
 }
 
 // materialize turns the spans of the record in data into field values,
-// undoubling quotes where needed.
+// undoubling quotes where needed: the kept ones (see keep), or all.
 func (s *scanner) materialize(data []byte) [][]byte {
-	s.unq = s.unq[:0]
-	for i := range s.spans {
-		sp := &s.spans[i]
-		if !sp.escaped {
-			continue
-		}
-		start := len(s.unq)
-		raw := data[sp.start:sp.end]
-		for len(raw) > 0 {
-			j := bytes.IndexByte(raw, s.quote)
-			if j < 0 {
-				s.unq = append(s.unq, raw...)
-				break
-			}
-			// Quotes come in pairs here: keep one of each pair.
-			s.unq = append(s.unq, raw[:j+1]...)
-			raw = raw[j+2:]
-		}
-		sp.start, sp.end = start, len(s.unq)
+	s.unq, s.rec = s.unq[:0], data
+	if s.keep == nil || len(s.spans) != s.nfields {
+		return s.allFields()
 	}
-	s.fields = s.fields[:0]
-	for _, sp := range s.spans {
-		if sp.escaped {
-			s.fields = append(s.fields, s.unq[sp.start:sp.end])
-		} else {
-			s.fields = append(s.fields, data[sp.start:sp.end])
-		}
+	if cap(s.fields) < len(s.spans) {
+		s.fields = make([][]byte, len(s.spans))
+	}
+	s.fields = s.fields[:len(s.spans)]
+	for _, i := range s.keep {
+		s.fields[i] = s.field(data, s.spans[i])
 	}
 	return s.fields
+}
+
+// allFields returns every field of the record last returned by next.
+func (s *scanner) allFields() [][]byte {
+	s.fields = s.fields[:0]
+	for _, sp := range s.spans {
+		s.fields = append(s.fields, s.field(s.rec, sp))
+	}
+	return s.fields
+}
+
+// field returns the value of the field at sp in data: data itself, or for
+// a field with doubled quotes, its undoubled copy in unq.
+func (s *scanner) field(data []byte, sp span) []byte {
+	raw := data[sp.start:sp.end]
+	if !sp.escaped {
+		return raw
+	}
+	start := len(s.unq)
+	for len(raw) > 0 {
+		j := bytes.IndexByte(raw, s.quote)
+		if j < 0 {
+			s.unq = append(s.unq, raw...)
+			break
+		}
+		// Quotes come in pairs here: keep one of each pair.
+		s.unq = append(s.unq, raw[:j+1]...)
+		raw = raw[j+2:]
+	}
+	return s.unq[start:len(s.unq):len(s.unq)]
 }
