@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -12,6 +13,13 @@ func TestEraseSubjectsThroughREST(t *testing.T) {
 	ds["subjectKey"] = "customer_id"
 	if code := r.do(t, "POST", "/v1/datasets", "", ds, nil); code != 200 {
 		t.Fatalf("create: %d", code)
+	}
+	// No layout chosen: the table is bucketed 16 ways on the subject key,
+	// and the dataset says so.
+	var made map[string]any
+	r.do(t, "GET", "/v1/datasets/insure.customers", "", nil, &made)
+	if parts, _ := made["partitionBy"].([]any); len(parts) != 1 || fmt.Sprint(parts[0]) != "map[column:customer_id transform:BUCKET width:16]" {
+		t.Fatalf("partitionBy of a dataset with a subject key and no layout: %v, want bucket(16, customer_id)", made["partitionBy"])
 	}
 	for i, part := range [][2]int{{1, 1000}, {1001, 2000}} {
 		var started map[string]any

@@ -158,7 +158,7 @@ type Tables interface {
 	// For SEPARATE jobs.
 	Create(ctx context.Context, d *dataset.Dataset) error
 	Snapshots(ctx context.Context, id string) ([]tables.Snapshot, error)
-	CopyMatching(ctx context.Context, src, dst string, cond tables.Condition, props map[string]string) (tables.CopyStats, error)
+	CopyMatching(ctx context.Context, src, dst string, cond tables.Condition, opts tables.CopyOptions) (tables.CopyStats, error)
 	DeleteMatching(ctx context.Context, id string, cond tables.Condition, within int64) (tables.DeleteStats, error)
 	VerifySeparated(ctx context.Context, id string, moved tables.Separated) (tables.SeparationReport, error)
 }
@@ -263,44 +263,29 @@ func (r *Runner) Erase(ctx context.Context, j *job.Job, progress *jobrun.Progres
 	if err != nil {
 		return jobrun.Outcome{}, err
 	}
-	cert := Certificate{SubjectCount: len(ids), Verified: true, Datasets: []DatasetCertificate{}}
+	removals := make([]removal, len(targets))
+	for i, d := range targets {
+		removals[i] = removal{
+			d: d,
+			del: func(ctx context.Context) (tables.DeleteStats, error) {
+				del, err := r.Tables.DeleteWhere(ctx, d.ID, d.SubjectKey, ids)
+				progress.Update(func(p *job.Progress) { p.RowsWritten += del.RowsDeleted })
+				return del, err
+			},
+			verify: func(ctx context.Context) (tables.VerifyReport, []string, error) {
+				rep, err := r.Tables.VerifyAbsent(ctx, d.ID, d.SubjectKey, ids)
+				return rep, ids, err
+			},
+		}
+	}
+	cert := Certificate{SubjectCount: len(ids)}
 	var outcome jobrun.Outcome
-	for _, d := range targets {
-		dc, snap, err := r.eraseDataset(ctx, progress, d, ids)
-		if err != nil {
-			return jobrun.Outcome{}, err
-		}
-		cert.Datasets = append(cert.Datasets, dc)
-		cert.Verified = cert.Verified && dc.Verified
-		if dc.VerifyTime.After(cert.VerifyTime) {
-			cert.VerifyTime = dc.VerifyTime
-		}
-		if len(targets) == 1 {
-			outcome.SnapshotID = snap
-		}
+	snaps, err := r.erase(ctx, progress, removals, &cert)
+	if err != nil {
+		return jobrun.Outcome{}, err
 	}
-	progress.SetPhase(PhaseScrubbing)
-	for _, d := range targets {
-		n, err := r.scrubRejects(ctx, d.ID, ids)
-		if err != nil {
-			return jobrun.Outcome{}, fmt.Errorf("dataset %s: rejects: %w", d.ID, err)
-		}
-		cert.RejectsRowsRemoved += n
-		srcs, err := r.sources(ctx, d.ID)
-		if err != nil {
-			return jobrun.Outcome{}, fmt.Errorf("dataset %s: %w", d.ID, err)
-		}
-		cert.SourcesToReview = append(cert.SourcesToReview, srcs...)
-	}
-	if sr, ok := r.Store.(SampleRedactor); ok {
-		if cert.SamplesRemoved, err = sr.RedactSamples(ctx, ids); err != nil {
-			return jobrun.Outcome{}, fmt.Errorf("validation samples: %w", err)
-		}
-	}
-	slices.Sort(cert.SourcesToReview)
-	cert.SourcesToReview = slices.Compact(cert.SourcesToReview)
-	if cert.VerifyTime.IsZero() {
-		cert.VerifyTime = time.Now().UTC()
+	if len(snaps) == 1 {
+		outcome.SnapshotID = snaps[0]
 	}
 	if cert.Digest, err = cert.ComputeDigest(); err != nil {
 		return jobrun.Outcome{}, err
@@ -378,39 +363,114 @@ func eachItem[T any](ctx context.Context, list func(token string) (store.Page[T]
 	}
 }
 
-// eraseDataset deletes, expires and verifies one dataset.
-func (r *Runner) eraseDataset(ctx context.Context, progress *jobrun.Progress, d *dataset.Dataset, ids []string) (DatasetCertificate, int64, error) {
-	dc := DatasetCertificate{Dataset: d.ID}
+// removal is one dataset whose rows a job removes for good, and how: an
+// ERASE job deletes the subjects' rows and verifies that no file holds
+// their ids, a SEPARATE job deletes the rows it copied and verifies that
+// no file still holds one of them.
+type removal struct {
+	d *dataset.Dataset
+	// del deletes the rows.
+	del func(ctx context.Context) (tables.DeleteStats, error)
+	// verify proves that no file under the location of d's table holds a
+	// removed row, and returns the ids (values of d's subject key) of the
+	// subjects whose copies outside the table (rejects, validation
+	// samples) go too.
+	verify func(ctx context.Context) (tables.VerifyReport, []string, error)
+}
+
+// erase removes rows for good, the same way for ERASE and SEPARATE jobs.
+// For each removal it deletes the rows, expires every snapshot but the new
+// current one (removing the files only they reached), deletes the old
+// versions of the removed objects where the bucket keeps versions (see
+// VersionPurger), and verifies. Then it removes the subjects that the
+// verifications named from the datasets' rejects files and from the
+// store's validation samples (see SampleRedactor), and lists the source
+// objects of the datasets' loads, to review. It fills in cert (all but
+// SubjectCount and Digest) and returns the current snapshot of each
+// dataset. The caller then purges the store's remnants of what changed
+// (purge), once it has recorded what it must.
+func (r *Runner) erase(ctx context.Context, progress *jobrun.Progress, removals []removal, cert *Certificate) ([]int64, error) {
+	cert.Datasets, cert.Verified = []DatasetCertificate{}, true
+	snaps := make([]int64, len(removals))
+	subjects := make([][]string, len(removals))
+	for i, rm := range removals {
+		dc, snap, ids, err := r.removeRows(ctx, progress, rm)
+		if err != nil {
+			return nil, err
+		}
+		cert.Datasets = append(cert.Datasets, dc)
+		cert.Verified = cert.Verified && dc.Verified
+		if dc.VerifyTime.After(cert.VerifyTime) {
+			cert.VerifyTime = dc.VerifyTime
+		}
+		snaps[i], subjects[i] = snap, ids
+	}
+	progress.SetPhase(PhaseScrubbing)
+	var all []string
+	for i, rm := range removals {
+		if len(subjects[i]) > 0 {
+			n, err := r.scrubRejects(ctx, rm.d, subjects[i])
+			if err != nil {
+				return nil, fmt.Errorf("dataset %s: rejects: %w", rm.d.ID, err)
+			}
+			cert.RejectsRowsRemoved += n
+			all = append(all, subjects[i]...)
+		}
+		srcs, err := r.sources(ctx, rm.d.ID)
+		if err != nil {
+			return nil, fmt.Errorf("dataset %s: %w", rm.d.ID, err)
+		}
+		cert.SourcesToReview = append(cert.SourcesToReview, srcs...)
+	}
+	if sr, ok := r.Store.(SampleRedactor); ok && len(all) > 0 {
+		n, err := sr.RedactSamples(ctx, unique(all))
+		if err != nil {
+			return nil, fmt.Errorf("validation samples: %w", err)
+		}
+		cert.SamplesRemoved = n
+	}
+	slices.Sort(cert.SourcesToReview)
+	cert.SourcesToReview = slices.Compact(cert.SourcesToReview)
+	if cert.VerifyTime.IsZero() {
+		cert.VerifyTime = time.Now().UTC()
+	}
+	return snaps, nil
+}
+
+// removeRows deletes, expires, purges old versions and verifies one
+// dataset of an erasure. It returns the dataset's certificate, its current
+// snapshot, and the subject ids its verify step named.
+func (r *Runner) removeRows(ctx context.Context, progress *jobrun.Progress, rm removal) (DatasetCertificate, int64, []string, error) {
+	dc := DatasetCertificate{Dataset: rm.d.ID}
 	progress.SetPhase(PhaseDeleting)
-	del, err := r.Tables.DeleteWhere(ctx, d.ID, d.SubjectKey, ids)
+	del, err := rm.del(ctx)
 	if err != nil {
-		return dc, 0, err
+		return dc, 0, nil, err
 	}
 	dc.RowsDeleted, dc.FilesRewritten, dc.BytesRewritten = del.RowsDeleted, del.FilesRewritten, del.BytesRewritten
-	progress.Update(func(p *job.Progress) { p.RowsWritten += del.RowsDeleted })
 	progress.SetPhase(PhaseExpiring)
 	// Every snapshot but the current one goes, however recent: a cutoff
 	// past every snapshot's time, keeping one.
-	ex, err := r.Tables.Expire(ctx, d.ID, time.Now().Add(time.Hour), 1)
+	ex, err := r.Tables.Expire(ctx, rm.d.ID, time.Now().Add(time.Hour), 1)
 	if err != nil {
-		return dc, 0, err
+		return dc, 0, nil, err
 	}
 	dc.SnapshotsExpired, dc.FilesRemoved = ex.SnapshotsExpired, ex.FilesRemoved
 	if vp, ok := r.Tables.(VersionPurger); ok {
-		vs, err := vp.PurgeVersions(ctx, d.ID)
+		vs, err := vp.PurgeVersions(ctx, rm.d.ID)
 		if err != nil {
-			return dc, 0, err
+			return dc, 0, nil, err
 		}
 		dc.VersionsRemoved = vs.VersionsRemoved
 	}
 	progress.SetPhase(PhaseVerifying)
-	rep, err := r.Tables.VerifyAbsent(ctx, d.ID, d.SubjectKey, ids)
+	rep, ids, err := rm.verify(ctx)
 	if err != nil {
-		return dc, 0, err
+		return dc, 0, nil, err
 	}
 	dc.FilesScanned, dc.Verified, dc.VerifyTime = rep.FilesScanned, rep.Verified, rep.Time
 	progress.Update(func(p *job.Progress) { p.BytesRead += rep.BytesScanned })
-	return dc, ex.SnapshotID, nil
+	return dc, ex.SnapshotID, ids, nil
 }
 
 // record keeps the certificate in the store, the ids only as salted
@@ -451,15 +511,16 @@ func (r *Runner) record(ctx context.Context, j *job.Job, spec EraseSpec, ids []s
 	return nil
 }
 
-// purge removes the store's remnants of the rows the erasure changed, when
-// the store can.
+// purge removes the store's remnants of the rows an erasure or a
+// separation changed (an ERASE job's spec, redacted validation samples),
+// when the store can.
 func (r *Runner) purge(ctx context.Context) error {
 	p, ok := r.Store.(Purger)
 	if !ok {
 		return nil
 	}
 	if err := p.PurgeRemnants(ctx); err != nil {
-		return fmt.Errorf("erasure recorded, but purging the store's copies of the redacted spec failed: %w", err)
+		return fmt.Errorf("rows removed, but purging the store's remnants of what changed (an erasure's spec, validation samples) failed: %w", err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/erasure/subjecttag"
 	"github.com/lakeplane/lakeplane/internal/objects"
 )
@@ -19,22 +20,32 @@ import (
 // stops a load long before its rejects grow near it.
 const maxRejectsFile = 256 << 20
 
-// scrubRejects rewrites each rejects file of dataset id without the records
-// that hold one of ids, and returns how many records it removed. A record
-// holds an id when one of its fields is the id, when its raw-row field (the
-// rejected line as read) has the id as one of its own fields, or when the
-// file's index (see package subjecttag) tags its line with the id: the
-// loader masks the subject key in rejects, and the index is how a masked
-// key is still found.
-func (r *Runner) scrubRejects(ctx context.Context, id string, ids []string) (int64, error) {
+// scrubRejects rewrites each rejects file of dataset d without the records
+// of the subjects ids (values of d's subject key), and returns how many
+// records it removed. Values are compared in their subjecttag.Canonical
+// form for the subject key's type. The first record of a rejects file is
+// its header, which names its columns, and says where a subject's id is
+// (see rejectsMatcher): in the column named as the subject key, or in a
+// loader's rejects file in the value and the rejected line's fields. The
+// file's index (see package subjecttag), when it has one, also tags the
+// records' lines with their subjects: the loader masks the subject key in
+// rejects, and the index is how a masked key is still found. A file
+// written before indexes were (none beside it) is scrubbed by its header
+// alone.
+func (r *Runner) scrubRejects(ctx context.Context, d *dataset.Dataset, ids []string) (int64, error) {
 	if r.Objects == nil || r.RejectsDir == "" {
 		return 0, nil
 	}
+	var typ dataset.ColumnType
+	if c := d.Column(d.SubjectKey); c != nil {
+		typ = c.Type
+	}
 	isID := make(map[string]bool, len(ids))
 	for _, v := range ids {
-		isID[v] = true
+		isID[subjecttag.Canonical(typ, v)] = true
 	}
-	prefix := strings.TrimSuffix(r.RejectsDir, "/") + "/" + id + "/"
+	has := func(v string) bool { return isID[subjecttag.Canonical(typ, v)] }
+	prefix := strings.TrimSuffix(r.RejectsDir, "/") + "/" + d.ID + "/"
 	var files []string
 	indexes := map[string]bool{}
 	for info, err := range r.Objects.List(ctx, prefix) {
@@ -51,7 +62,7 @@ func (r *Runner) scrubRejects(ctx context.Context, id string, ids []string) (int
 			indexes[info.URI] = true
 		}
 	}
-	tags, err := r.subjectTags(ctx, ids, len(indexes) > 0)
+	tags, err := r.subjectTags(ctx, typ, ids, len(indexes) > 0)
 	if err != nil {
 		return 0, err
 	}
@@ -67,8 +78,13 @@ func (r *Runner) scrubRejects(ctx context.Context, id string, ids []string) (int
 				return removed, fmt.Errorf("%s: %w", index, err)
 			}
 		}
+		var match func([]string) bool
 		n, err := r.scrubFile(ctx, uri, func(rec []string) bool {
-			return len(rec) > 0 && lines[rec[0]] || holdsID(rec, isID)
+			if match == nil {
+				match = rejectsMatcher(rec, d.SubjectKey, has)
+				return false
+			}
+			return len(rec) > 0 && lines[rec[0]] || match(rec)
 		})
 		if err != nil {
 			return removed, fmt.Errorf("%s: %w", uri, err)
@@ -86,9 +102,42 @@ func (r *Runner) scrubRejects(ctx context.Context, id string, ids []string) (int
 	return removed, nil
 }
 
-// subjectTags returns the set of the tags of ids under the store's tag
-// key, or nil when no index needs them.
-func (r *Runner) subjectTags(ctx context.Context, ids []string, needed bool) (map[string]bool, error) {
+// rejectsMatcher returns the test of whether a record of a rejects file
+// whose header is header holds a subject id (has reports which values are
+// ids):
+//
+//   - a header that names the subject key: the record's field in that
+//     column is an id (a rejects file of the source's rows);
+//   - the loader's header (line, column, value, reason, fields): the value
+//     is an id, or one of the rejected line's fields (a JSON list, or
+//     delimited text) is; the line number and the reason are not looked at,
+//     so that a line 42 is not subject 42;
+//   - any other header: one of the record's fields, or of the fields of
+//     the line one of them quotes, is an id.
+func rejectsMatcher(header []string, subjectKey string, has func(string) bool) func([]string) bool {
+	at := func(name string) int {
+		return slices.IndexFunc(header, func(h string) bool { return strings.EqualFold(strings.TrimSpace(h), name) })
+	}
+	field := func(rec []string, i int) string {
+		if i < len(rec) {
+			return rec[i]
+		}
+		return ""
+	}
+	if k := at(subjectKey); subjectKey != "" && k >= 0 {
+		return func(rec []string) bool { return k < len(rec) && has(rec[k]) }
+	}
+	if value, fields := at("value"), at("fields"); value >= 0 && fields >= 0 && at("line") >= 0 {
+		return func(rec []string) bool {
+			return has(field(rec, value)) || quotesID(field(rec, fields), has)
+		}
+	}
+	return func(rec []string) bool { return holdsID(rec, has) }
+}
+
+// subjectTags returns the set of the tags of ids, values of a subject key
+// of type typ, under the store's tag key, or nil when no index needs them.
+func (r *Runner) subjectTags(ctx context.Context, typ dataset.ColumnType, ids []string, needed bool) (map[string]bool, error) {
 	keys, ok := r.Store.(subjecttag.KeyStore)
 	if !needed || !ok {
 		return nil, nil
@@ -99,7 +148,7 @@ func (r *Runner) subjectTags(ctx context.Context, ids []string, needed bool) (ma
 	}
 	tags := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		tags[subjecttag.Tag(key, id)] = true
+		tags[subjecttag.Tag(key, typ, id)] = true
 	}
 	return tags, nil
 }
@@ -237,34 +286,36 @@ func dropRecords(raw []byte, drop func([]string) bool) ([]byte, int64, error) {
 
 // holdsID reports whether a record, or the line one of its fields quotes
 // (as a JSON array of fields, or as delimited text), has an id as a field.
-func holdsID(rec []string, isID map[string]bool) bool {
+func holdsID(rec []string, has func(string) bool) bool {
 	for _, f := range rec {
-		if isID[strings.TrimSpace(f)] {
+		if has(f) || quotesID(f, has) {
 			return true
 		}
-		// The loader keeps the rejected line's fields as a JSON array.
-		var fields []string
-		if strings.HasPrefix(f, "[") && json.Unmarshal([]byte(f), &fields) == nil {
-			if slices.ContainsFunc(fields, func(g string) bool { return isID[strings.TrimSpace(g)] }) {
-				return true
+	}
+	return false
+}
+
+// quotesID reports whether f quotes a line (as a JSON array of fields, as
+// the loader keeps a rejected line, or as delimited text) one of whose
+// fields is an id.
+func quotesID(f string, has func(string) bool) bool {
+	var fields []string
+	if strings.HasPrefix(f, "[") && json.Unmarshal([]byte(f), &fields) == nil {
+		return slices.ContainsFunc(fields, has)
+	}
+	if !strings.ContainsAny(f, ",;\t|") {
+		return false
+	}
+	for _, sep := range []rune{',', ';', '\t', '|'} {
+		inner := csv.NewReader(strings.NewReader(f))
+		inner.Comma, inner.FieldsPerRecord, inner.LazyQuotes = sep, -1, true
+		for {
+			fields, err := inner.Read()
+			if err != nil {
+				break
 			}
-			continue
-		}
-		if strings.ContainsAny(f, ",;\t|") {
-			for _, sep := range []rune{',', ';', '\t', '|'} {
-				inner := csv.NewReader(strings.NewReader(f))
-				inner.Comma, inner.FieldsPerRecord, inner.LazyQuotes = sep, -1, true
-				for {
-					fields, err := inner.Read()
-					if err != nil {
-						break
-					}
-					for _, g := range fields {
-						if isID[strings.TrimSpace(g)] {
-							return true
-						}
-					}
-				}
+			if slices.ContainsFunc(fields, has) {
+				return true
 			}
 		}
 	}

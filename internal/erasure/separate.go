@@ -79,6 +79,10 @@ type SeparateResult struct {
 	TargetDataset string           `json:"targetDataset"`
 	Condition     tables.Condition `json:"condition"`
 	RowsMoved     int64            `json:"rowsMoved"`
+	// RowsFoundSeparated counts the rows of RowsMoved that the separated
+	// dataset held already, so that they were not copied again: the copy
+	// of an earlier run of the job whose snapshot was expired since.
+	RowsFoundSeparated int64 `json:"rowsFoundSeparated,omitempty"`
 	// CopySnapshotID is the separated dataset's snapshot that holds the
 	// copy (0: no row matched); CopyResumed is true when an earlier run of
 	// the job made it.
@@ -105,9 +109,16 @@ type SeparateResult struct {
 // again, it finds the tagged copy, does not copy again, and deletes the
 // rows of the source snapshot the copy read (when that snapshot is gone,
 // an earlier run got past the delete and expiry, or another expiry ran
-// first: the delete is skipped, and the verification tells which). Rows
-// added to the source after the copy, or in files another writer rewrote
-// meanwhile, stay there for a later separation.
+// first: the delete is skipped, and the verification tells which). When
+// the tagged copy's snapshot was expired in the meantime, the copy runs
+// again but skips every row the separated dataset holds already, and the
+// verification looks for every separated row that matches the condition.
+// Rows added to the source after the copy, or in files another writer
+// rewrote meanwhile, stay there for a later separation.
+//
+// The source side is an erasure's (see erase): old object versions, the
+// moved subjects' rejected rows and validation samples go too, the load
+// sources are listed, and the store's remnants are purged.
 //
 // The Result is a SeparateResult, which the API shows as the job's
 // separation (see jobpb).
@@ -150,63 +161,60 @@ func (r *Runner) Separate(ctx context.Context, j *job.Job, progress *jobrun.Prog
 			return jobrun.Outcome{}, fmt.Errorf("dataset %s: after the copy into %s: %w", src.ID, target, err)
 		}
 	}
-	dc, snap, err := r.eraseMoved(ctx, progress, src, cond, within, &res)
+	snaps, err := r.erase(ctx, progress, []removal{r.separation(src, cond, within, &res)}, &res.Certificate)
 	if err != nil {
 		return jobrun.Outcome{}, err
 	}
-	res.Certificate.Datasets = []DatasetCertificate{dc}
-	res.Certificate.Verified, res.Certificate.VerifyTime = dc.Verified, dc.VerifyTime
 	body, err := json.Marshal(res)
 	if err != nil {
 		return jobrun.Outcome{}, fmt.Errorf("separation result: %w", err)
 	}
-	outcome := jobrun.Outcome{SnapshotID: snap, Result: body}
-	if !dc.Verified {
-		return outcome, fmt.Errorf("separation not verified: files under the location of dataset %s still hold rows moved to %s (%s)", src.ID, target, cond)
+	outcome := jobrun.Outcome{SnapshotID: snaps[0], Result: body}
+	if err := r.purge(ctx); err != nil {
+		return outcome, err
+	}
+	if !res.Certificate.Verified {
+		return outcome, fmt.Errorf("separation not verified: files under the location of dataset %s still hold rows moved to %s (%s)", src.ID, res.TargetDataset, cond)
 	}
 	return outcome, nil
 }
 
-// eraseMoved deletes from src the rows of its snapshot within that match
-// cond (unless that snapshot is gone), expires every snapshot but the
-// current one, and verifies that no file of src still holds a row the copy
-// res names moved. It returns the erasure's certificate and the source's
-// current snapshot; res.Certificate.SubjectCount is set.
-func (r *Runner) eraseMoved(ctx context.Context, progress *jobrun.Progress, src *dataset.Dataset, cond tables.Condition, within int64, res *SeparateResult) (DatasetCertificate, int64, error) {
-	dc := DatasetCertificate{Dataset: src.ID}
-	progress.SetPhase(PhaseDeleting)
-	held, err := r.holdsSnapshot(ctx, src.ID, within)
-	if err != nil {
-		return dc, 0, err
-	}
-	// A source snapshot gone means an earlier run deleted and expired
-	// (or another expiry ran first): the verification below tells.
-	if held {
-		del, err := r.Tables.DeleteMatching(ctx, src.ID, cond, within)
-		if err != nil {
-			return dc, 0, err
-		}
-		dc.RowsDeleted, dc.FilesRewritten, dc.BytesRewritten = del.RowsDeleted, del.FilesRewritten, del.BytesRewritten
-	}
-	progress.SetPhase(PhaseExpiring)
-	// As in an erasure: every snapshot but the current one goes.
-	ex, err := r.Tables.Expire(ctx, src.ID, time.Now().Add(time.Hour), 1)
-	if err != nil {
-		return dc, 0, err
-	}
-	dc.SnapshotsExpired, dc.FilesRemoved = ex.SnapshotsExpired, ex.FilesRemoved
-	progress.SetPhase(PhaseVerifying)
+// separation is the removal from src of the rows that the copy res
+// describes moved: the rows of its snapshot within that match cond
+// (unless that snapshot is gone), verified gone by tables.VerifySeparated,
+// and the subjects none of whose rows stay in src removed from its rejects
+// and the validation samples as an erasure removes them.
+// res.Certificate.SubjectCount is set by its verify step.
+func (r *Runner) separation(src *dataset.Dataset, cond tables.Condition, within int64, res *SeparateResult) removal {
 	key := separationKey(src)
-	rep, err := r.Tables.VerifySeparated(ctx, src.ID, tables.Separated{Target: res.TargetDataset, CopySnapshotID: res.CopySnapshotID, KeyColumn: key})
-	if err != nil {
-		return dc, 0, err
+	return removal{
+		d: src,
+		del: func(ctx context.Context) (tables.DeleteStats, error) {
+			held, err := r.holdsSnapshot(ctx, src.ID, within)
+			// A source snapshot gone means an earlier run deleted and
+			// expired (or another expiry ran first): the verification
+			// tells.
+			if err != nil || !held {
+				return tables.DeleteStats{}, err
+			}
+			return r.Tables.DeleteMatching(ctx, src.ID, cond, within)
+		},
+		verify: func(ctx context.Context) (tables.VerifyReport, []string, error) {
+			moved := tables.Separated{Target: res.TargetDataset, CopySnapshotID: res.CopySnapshotID, KeyColumn: key}
+			if res.RowsFoundSeparated > 0 {
+				// Some of the rows were there already (an earlier run's
+				// copy, whose snapshot is gone): the moved rows are
+				// named by the condition.
+				moved.CopySnapshotID, moved.Condition = 0, &cond
+			}
+			rep, err := r.Tables.VerifySeparated(ctx, src.ID, moved)
+			if err != nil || key == "" || key != src.SubjectKey {
+				return rep.VerifyReport, nil, err
+			}
+			res.Certificate.SubjectCount = rep.KeyValues
+			return rep.VerifyReport, rep.KeysGone, nil
+		},
 	}
-	dc.FilesScanned, dc.Verified, dc.VerifyTime = rep.FilesScanned, rep.Verified, rep.Time
-	if key != "" && key == src.SubjectKey {
-		res.Certificate.SubjectCount = rep.KeyValues
-	}
-	progress.Update(func(p *job.Progress) { p.BytesRead += rep.BytesScanned })
-	return dc, ex.SnapshotID, nil
 }
 
 // separationKey is the column whose moved values the verification also
@@ -223,7 +231,12 @@ func separationKey(d *dataset.Dataset) string {
 }
 
 // copyOnce copies the rows into target unless an earlier run of job j
-// did, fills in res, and returns the source snapshot the copy read.
+// did, fills in res, and returns the source snapshot the copy read. The
+// earlier run's copy is found by its snapshot, tagged with j's id; when
+// that snapshot was expired since, the copy skips the rows the target
+// holds already (see tables.CopyOptions.SkipPresent), and those count as
+// moved. A job's first attempt has no earlier copy to find, and skips
+// nothing: the check reads the target's matching rows.
 func (r *Runner) copyOnce(ctx context.Context, j *job.Job, src, target string, cond tables.Condition, res *SeparateResult) (int64, error) {
 	snaps, err := r.Tables.Snapshots(ctx, target)
 	if err != nil {
@@ -240,14 +253,18 @@ func (r *Runner) copyOnce(ctx context.Context, j *job.Job, src, target string, c
 		res.RowsMoved, res.CopySnapshotID, res.CopyResumed = s.AddedRows, s.ID, true
 		return within, nil
 	}
-	cp, err := r.Tables.CopyMatching(ctx, src, target, cond, map[string]string{tables.PropJobID: j.ID})
+	cp, err := r.Tables.CopyMatching(ctx, src, target, cond, tables.CopyOptions{
+		Props:       map[string]string{tables.PropJobID: j.ID},
+		SkipPresent: j.Attempt != 1,
+	})
 	if err != nil {
 		return 0, err
 	}
-	res.RowsMoved, res.CopySnapshotID = cp.Rows, cp.SnapshotID
+	res.RowsMoved, res.RowsFoundSeparated, res.CopySnapshotID = cp.Rows+cp.RowsPresent, cp.RowsPresent, cp.SnapshotID
 	if cp.Rows == 0 {
 		// Nothing was committed, so nothing tags the job: the delete
-		// that follows finds no matching row of that snapshot either.
+		// that follows finds no matching row of that snapshot either,
+		// but for those the target held already.
 		res.CopySnapshotID = 0
 	}
 	return cp.SourceSnapshotID, nil

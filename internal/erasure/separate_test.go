@@ -127,6 +127,34 @@ func (l *retentionLake) ids(t *testing.T, id string) []int {
 	return out
 }
 
+// crashAfterCopy queues a SEPARATE job of bank.accounts by spec and runs
+// it until its worker dies between the copy and the delete.
+func (l *retentionLake) crashAfterCopy(t *testing.T, spec erasure.SeparateSpec) *job.Job {
+	t.Helper()
+	ctx := context.Background()
+	body, _ := json.Marshal(spec)
+	j, _, err := l.st.CreateJob(ctx, &job.Job{Kind: job.Separate, Dataset: accountsID, Spec: body, Principal: "steward"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crash := errors.New("worker killed")
+	l.runner.AfterCopy = func(context.Context, *job.Job) error { return crash }
+	if _, err := l.runner.Separate(ctx, j, &jobrun.Progress{}); !errors.Is(err, crash) {
+		t.Fatalf("first run: %v", err)
+	}
+	return j
+}
+
+// separation reads the SeparateResult of a SEPARATE job's outcome.
+func separation(t *testing.T, out jobrun.Outcome) erasure.SeparateResult {
+	t.Helper()
+	var res erasure.SeparateResult
+	if err := json.Unmarshal(out.Result, &res); err != nil {
+		t.Fatalf("separation result %s: %v", out.Result, err)
+	}
+	return res
+}
+
 // want lists the accounts of [0, accountRows) that keep says to keep.
 func want(keep func(i int) bool) []int {
 	var out []int
@@ -143,16 +171,7 @@ func want(keep func(i int) bool) []int {
 func TestSeparateSurvivesACrashBetweenCopyAndDelete(t *testing.T) {
 	ctx := context.Background()
 	l := newRetentionLake(t)
-	spec, _ := json.Marshal(erasure.SeparateSpec{AsOf: asOf})
-	j, _, err := l.st.CreateJob(ctx, &job.Job{Kind: job.Separate, Dataset: accountsID, Spec: spec, Principal: "steward"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	crash := errors.New("worker killed")
-	l.runner.AfterCopy = func(context.Context, *job.Job) error { return crash }
-	if _, err := l.runner.Separate(ctx, j, &jobrun.Progress{}); !errors.Is(err, crash) {
-		t.Fatalf("first run: %v", err)
-	}
+	j := l.crashAfterCopy(t, erasure.SeparateSpec{AsOf: asOf})
 	old := want(func(i int) bool { return isBefore(i, 30) })
 	if got := l.ids(t, separatedID); !slices.Equal(got, old) {
 		t.Fatalf("separated after the crash: %v, want %v", got, old)
@@ -166,10 +185,7 @@ func TestSeparateSurvivesACrashBetweenCopyAndDelete(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rerun: %v", err)
 	}
-	var res erasure.SeparateResult
-	if err := json.Unmarshal(out.Result, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := separation(t, out)
 	if !res.CopyResumed || res.RowsMoved != int64(len(old)) || !res.Certificate.Verified || len(res.Certificate.Datasets) != 1 ||
 		res.TargetDataset != separatedID || res.Condition != (tables.Condition{Column: "closed", Op: tables.Less, Value: "2026-05-02"}) {
 		t.Fatalf("result: %+v", res)
@@ -262,26 +278,14 @@ func TestSeparateByCondition(t *testing.T) {
 	ctx := context.Background()
 	l := newRetentionLake(t)
 	cond := tables.Condition{Column: "name", Op: tables.GreaterOrEqual, Value: "customer 90"}
-	spec, _ := json.Marshal(erasure.SeparateSpec{AsOf: asOf, Condition: &cond})
-	j, _, err := l.st.CreateJob(ctx, &job.Job{Kind: job.Separate, Dataset: accountsID, Spec: spec, Principal: "steward"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	crash := errors.New("worker killed")
-	l.runner.AfterCopy = func(context.Context, *job.Job) error { return crash }
-	if _, err := l.runner.Separate(ctx, j, &jobrun.Progress{}); !errors.Is(err, crash) {
-		t.Fatalf("first run: %v", err)
-	}
+	j := l.crashAfterCopy(t, erasure.SeparateSpec{AsOf: asOf, Condition: &cond})
 	// The rerun finds the copy; a matching row arrives before its delete.
 	l.runner.AfterCopy = func(ctx context.Context, _ *job.Job) error { return l.appendAccount(ctx, 500, "customer 95 (late)") }
 	out, err := l.runner.Separate(ctx, j, &jobrun.Progress{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res erasure.SeparateResult
-	if err := json.Unmarshal(out.Result, &res); err != nil {
-		t.Fatal(err)
-	}
+	res := separation(t, out)
 	// "customer 90".."customer 99" sort at or after "customer 90".
 	moved := want(func(i int) bool { return i >= 90 })
 	if !res.CopyResumed || res.RowsMoved != int64(len(moved)) || res.Condition != cond || !slices.Equal(res.Columns, []string{"customer_id", "name", "closed"}) ||
@@ -306,7 +310,7 @@ func TestSeparateByCondition(t *testing.T) {
 	if err := l.catalog.Create(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	spec, _ = json.Marshal(erasure.SeparateSpec{AsOf: asOf, Condition: &cond, TargetDataset: "bank.cards"})
+	spec, _ := json.Marshal(erasure.SeparateSpec{AsOf: asOf, Condition: &cond, TargetDataset: "bank.cards"})
 	j, _, err = l.st.CreateJob(ctx, &job.Job{Kind: job.Separate, Dataset: accountsID, Spec: spec, Principal: "steward"})
 	if err != nil {
 		t.Fatal(err)
@@ -337,4 +341,74 @@ func (l *retentionLake) appendAccount(ctx context.Context, id int64, name string
 	defer rdr.Release()
 	_, err = l.catalog.Write(ctx, accountsID, tables.Append, rdr, nil)
 	return err
+}
+
+// A SEPARATE job that dies after the copy, whose copy snapshot is then
+// expired from the separated dataset (another write came, then an expiry),
+// run again copies no row twice: it skips the rows the separated dataset
+// holds already, erases them from the source all the same, and proves
+// them gone.
+func TestSeparateRerunAfterTheCopySnapshotExpired(t *testing.T) {
+	ctx := context.Background()
+	l := newRetentionLake(t)
+	j := l.crashAfterCopy(t, erasure.SeparateSpec{AsOf: asOf})
+	old := want(func(i int) bool { return isBefore(i, 30) })
+
+	// Another account reaches the separated dataset (closed on asOf, so
+	// the job's condition does not select it), and every snapshot but
+	// that write's is expired: the job's tagged copy snapshot with them.
+	sep, err := l.st.GetDataset(ctx, separatedID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, tables.ArrowSchema(sep))
+	b.Field(0).(*array.Int64Builder).Append(1000)
+	b.Field(1).(*array.Date32Builder).Append(arrow.Date32FromTime(asOf))
+	rec := b.NewRecordBatch()
+	b.Release()
+	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.catalog.Write(ctx, separatedID, tables.Append, rdr, nil); err != nil {
+		t.Fatal(err)
+	}
+	rdr.Release()
+	rec.Release()
+	if ex, err := l.catalog.Expire(ctx, separatedID, time.Now().Add(time.Hour), 1); err != nil || ex.SnapshotsExpired == 0 {
+		t.Fatalf("expire the separated dataset: %+v %v", ex, err)
+	}
+	snaps, err := l.catalog.Snapshots(ctx, separatedID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range snaps {
+		if s.Properties[tables.PropJobID] == j.ID {
+			t.Fatalf("snapshot %d of the copy survived the expiry", s.ID)
+		}
+	}
+	withLate := append(slices.Clone(old), 1000)
+	if got := l.ids(t, separatedID); !slices.Equal(got, withLate) {
+		t.Fatalf("separated before the rerun: %v, want %v", got, withLate)
+	}
+
+	l.runner.AfterCopy = nil
+	out, err := l.runner.Separate(ctx, j, &jobrun.Progress{})
+	if err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	res := separation(t, out)
+	if res.CopyResumed || res.RowsMoved != int64(len(old)) || res.RowsFoundSeparated != int64(len(old)) || res.CopySnapshotID != 0 {
+		t.Fatalf("result: %+v; want %d rows found separated already, none copied", res, len(old))
+	}
+	if dc := res.Certificate.Datasets[0]; !res.Certificate.Verified || dc.RowsDeleted != int64(len(old)) || !dc.Verified ||
+		dc.FilesScanned == 0 || res.Certificate.SubjectCount != len(old) {
+		t.Fatalf("certificate: %+v", res.Certificate)
+	}
+	if got := l.ids(t, separatedID); !slices.Equal(got, withLate) {
+		t.Fatalf("separated after the rerun: %v, want each of %v once", got, withLate)
+	}
+	if got, w := l.ids(t, accountsID), want(func(i int) bool { return !isBefore(i, 30) }); !slices.Equal(got, w) {
+		t.Fatalf("source after the rerun: %v, want %v", got, w)
+	}
 }

@@ -43,6 +43,11 @@ func (h *Handler) GetDataset(ctx context.Context, req *lakeplanev1.GetDatasetReq
 	if err != nil {
 		return nil, err
 	}
+	if len(d.PartitionBy) == 0 {
+		// The layout the table was given by default (see
+		// tables.WithSubjectKeyBuckets).
+		d.PartitionBy = stats.PartitionBy
+	}
 	p := datasetpb.ToProto(d)
 	p.CurrentSnapshotId, p.RowCount, p.FileCount, p.SizeBytes = stats.CurrentSnapshotID, stats.RowCount, stats.FileCount, stats.SizeBytes
 	return &lakeplanev1.GetDatasetResponse{Dataset: p}, nil

@@ -518,6 +518,9 @@ func (l *Loader) openRejects(ctx context.Context, d *dataset.Dataset, j *job.Job
 		return nil, nil, fmt.Errorf("rejects: subject tag key: %w", err)
 	}
 	tags := &subjectTagger{key: key, subjectKey: d.SubjectKey, masked: map[string]bool{}}
+	if c := d.Column(d.SubjectKey); c != nil {
+		tags.keyType = c.Type
+	}
 	for i := range cols {
 		tags.masked[cols[i].Name] = cols[i].PII
 		cols[i].PII = false
@@ -577,7 +580,8 @@ func (s *rejectSink) abort(cause error) {
 type subjectTagger struct {
 	key        []byte
 	subjectKey string
-	masked     map[string]bool // by column name: PII or the subject key
+	keyType    dataset.ColumnType // tags are of values in its canonical form
+	masked     map[string]bool    // by column name: PII or the subject key
 	// fields are the columns of the source's fields by position (the
 	// header's names, or the dataset's columns without a header).
 	fields []string
@@ -612,12 +616,12 @@ func (t *subjectTagger) redact(e *csvstream.RowError) []string {
 	aligned := len(e.Raw) == len(t.fields)
 	for i, v := range e.Raw {
 		if !aligned {
-			tags = append(tags, subjecttag.Tag(t.key, v))
+			tags = append(tags, subjecttag.Tag(t.key, t.keyType, v))
 			e.Raw[i] = pii.Mask(v)
 			continue
 		}
 		if t.fields[i] == t.subjectKey {
-			tags = append(tags, subjecttag.Tag(t.key, v))
+			tags = append(tags, subjecttag.Tag(t.key, t.keyType, v))
 		}
 		if t.masked[t.fields[i]] {
 			e.Raw[i] = pii.Mask(v)

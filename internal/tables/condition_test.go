@@ -231,7 +231,7 @@ func TestCopyDeleteVerifySeparated(t *testing.T) {
 	}
 	// balance is id*1000 + id%100/100: ids 250.. have more than 250000.49.
 	cond := Condition{Column: "balance", Op: Greater, Value: "250000.49"}
-	cp, err := c.CopyMatching(ctx, src.ID, dst.ID, cond, map[string]string{PropJobID: "job-m"})
+	cp, err := c.CopyMatching(ctx, src.ID, dst.ID, cond, CopyOptions{Props: map[string]string{PropJobID: "job-m"}})
 	if err != nil || cp.Rows != 50 {
 		t.Fatalf("copy: %+v %v", cp, err)
 	}

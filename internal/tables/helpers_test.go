@@ -335,6 +335,12 @@ func mustStats(t *testing.T, c *Catalog, id string) Stats {
 	return s
 }
 
+// figures are the snapshot figures of st (all but its partitioning), as a
+// comparable value.
+func figures(st Stats) [4]int64 {
+	return [4]int64{st.CurrentSnapshotID, st.RowCount, st.FileCount, st.SizeBytes}
+}
+
 func mustSnapshots(t *testing.T, c *Catalog, id string) []Snapshot {
 	t.Helper()
 	s, err := c.Snapshots(context.Background(), id)

@@ -13,35 +13,39 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/iceberg-go/table"
 
+	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/fault"
 )
 
-// Stats describes the current snapshot of a table. A table without
-// snapshots has all zeros.
+// Stats describes the current snapshot of a table, and its partitioning.
+// A table without snapshots has all figures zero.
 type Stats struct {
 	CurrentSnapshotID int64
 	RowCount          int64
 	FileCount         int64
 	SizeBytes         int64
+	// PartitionBy is the table's partitioning (its current spec): the
+	// dataset's own, or the buckets of its subject key that Create chose
+	// for a dataset that named none (see WithSubjectKeyBuckets).
+	PartitionBy []dataset.PartitionField
 }
 
 // Stats reads the current snapshot's summary (total-records,
-// total-data-files, total-files-size) of the table of dataset id.
+// total-data-files, total-files-size) and the partition spec of the table
+// of dataset id.
 func (c *Catalog) Stats(ctx context.Context, id string) (Stats, error) {
 	tbl, err := c.load(ctx, id)
 	if err != nil {
 		return Stats{}, err
 	}
-	s := tbl.CurrentSnapshot()
-	if s == nil {
-		return Stats{}, nil
+	st := Stats{PartitionBy: partitionFields(tbl.Schema(), tbl.Spec())}
+	if s := tbl.CurrentSnapshot(); s != nil {
+		st.CurrentSnapshotID = s.SnapshotID
+		st.RowCount = summaryInt(s, "total-records")
+		st.FileCount = summaryInt(s, "total-data-files")
+		st.SizeBytes = summaryInt(s, "total-files-size")
 	}
-	return Stats{
-		CurrentSnapshotID: s.SnapshotID,
-		RowCount:          summaryInt(s, "total-records"),
-		FileCount:         summaryInt(s, "total-data-files"),
-		SizeBytes:         summaryInt(s, "total-files-size"),
-	}, nil
+	return st, nil
 }
 
 // Snapshot is one snapshot of a table.

@@ -2,6 +2,7 @@ package tables
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,10 +32,20 @@ func TestSubjectKeyBuckets(t *testing.T) {
 	if got := specOf(t, c, customers("crm.own")); strings.Contains(got, "customer_no") || !strings.Contains(got, "updated_day") {
 		t.Errorf("own layout: spec %s, want the dataset's", got)
 	}
+	// Stats tells the layout the table has, as the dataset's fields.
+	if st := mustStats(t, c, d.ID); !slices.Equal(st.PartitionBy, []dataset.PartitionField{{Column: "customer_no", Transform: dataset.TransformBucket, Width: 4}}) {
+		t.Errorf("stats of the default layout: partitionBy %+v, want bucket(4, customer_no)", st.PartitionBy)
+	}
+	if st, own := mustStats(t, c, "crm.own"), customers("crm.own").PartitionBy; !slices.Equal(st.PartitionBy, own) {
+		t.Errorf("stats of the own layout: partitionBy %+v, want %+v", st.PartitionBy, own)
+	}
 	noKey := customers("crm.nokey")
 	noKey.PartitionBy, noKey.SubjectKey = nil, ""
 	if got := specOf(t, c, noKey); strings.Contains(got, "bucket") {
 		t.Errorf("no subject key: spec %s, want unpartitioned", got)
+	}
+	if st := mustStats(t, c, noKey.ID); len(st.PartitionBy) != 0 {
+		t.Errorf("stats of an unpartitioned table: partitionBy %+v", st.PartitionBy)
 	}
 	scored := customers("crm.scored")
 	scored.PartitionBy, scored.SubjectKey = nil, "score"

@@ -155,6 +155,38 @@ func partitionSpec(d *dataset.Dataset, sc *iceberg.Schema) (iceberg.PartitionSpe
 	return spec, nil
 }
 
+// partitionFields is the inverse of partitionSpec: spec's fields as a
+// dataset's partition fields, on the columns of sc. A field whose
+// transform a dataset cannot name (void, hour) is left out.
+func partitionFields(sc *iceberg.Schema, spec iceberg.PartitionSpec) []dataset.PartitionField {
+	var out []dataset.PartitionField
+	for _, f := range spec.Fields() {
+		col, ok := sc.FindColumnName(f.SourceID())
+		if !ok {
+			continue
+		}
+		p := dataset.PartitionField{Column: col}
+		switch tr := f.Transform.(type) {
+		case iceberg.IdentityTransform:
+			p.Transform = dataset.TransformIdentity
+		case iceberg.YearTransform:
+			p.Transform = dataset.TransformYear
+		case iceberg.MonthTransform:
+			p.Transform = dataset.TransformMonth
+		case iceberg.DayTransform:
+			p.Transform = dataset.TransformDay
+		case iceberg.BucketTransform:
+			p.Transform, p.Width = dataset.TransformBucket, tr.NumBuckets
+		case iceberg.TruncateTransform:
+			p.Transform, p.Width = dataset.TransformTruncate, tr.Width
+		default:
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // tableProperties are the properties of a new table of d:
 //
 //   - format-version 2, and copy-on-write for deletes, updates and merges,

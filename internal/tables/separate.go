@@ -68,25 +68,33 @@ type CopyStats struct {
 	// SnapshotID is the destination's snapshot after the copy: the copy's
 	// own, or the current one when no row matched (nothing committed).
 	SnapshotID int64
-	Rows       int64
+	// Rows counts the rows copied; RowsPresent the matching rows that
+	// were not, because the destination held them already.
+	Rows        int64
+	RowsPresent int64
 }
 
-// CopyBefore is CopyMatching with the rows before a cutoff.
-func (c *Catalog) CopyBefore(ctx context.Context, src, dst string, cond Before, props map[string]string) (CopyStats, error) {
-	return c.copyWhere(ctx, src, dst, before(cond), props)
+// CopyOptions tune CopyMatching.
+type CopyOptions struct {
+	// Props are added to the snapshot summary (see Write).
+	Props map[string]string
+	// SkipPresent leaves out the rows dst holds already — the same values
+	// in all of dst's columns (n equal rows of src, of which dst holds m,
+	// copy n-m times) — so that a copy run again, after its first commit
+	// was lost from dst's snapshots (expired), duplicates nothing;
+	// RowsPresent counts them. It reads dst's rows that match the
+	// condition into memory first: set it for a copy that may have run
+	// before, not for every copy.
+	SkipPresent bool
 }
 
 // CopyMatching appends, in one commit, the rows of the current snapshot of
 // the table of dataset src that match cond to the table of dataset dst,
 // projected on dst's columns (each of which src must have: a column dst
-// lacks is left behind). props are added to the snapshot summary (see
-// Write), with PropSourceSnapshot set to the source snapshot read, which
+// lacks is left behind). opts.Props are added to the snapshot summary,
+// with PropSourceSnapshot set to the source snapshot read, which
 // DeleteMatching can then be limited to.
-func (c *Catalog) CopyMatching(ctx context.Context, src, dst string, cond Condition, props map[string]string) (CopyStats, error) {
-	return c.copyWhere(ctx, src, dst, matching(cond), props)
-}
-
-func (c *Catalog) copyWhere(ctx context.Context, src, dst string, sel predFor, props map[string]string) (CopyStats, error) {
+func (c *Catalog) CopyMatching(ctx context.Context, src, dst string, cond Condition, opts CopyOptions) (CopyStats, error) {
 	from, err := c.load(ctx, src)
 	if err != nil {
 		return CopyStats{}, err
@@ -99,7 +107,7 @@ func (c *Catalog) copyWhere(ctx context.Context, src, dst string, sel predFor, p
 	if cur == nil {
 		return CopyStats{SnapshotID: snapshotID(to.CurrentSnapshot())}, nil
 	}
-	pred, err := sel(from.Schema())
+	pred, err := newCondPred(from.Schema(), cond)
 	if err != nil {
 		return CopyStats{}, fmt.Errorf("dataset %s: copy: %w", src, err)
 	}
@@ -118,6 +126,12 @@ func (c *Catalog) copyWhere(ctx context.Context, src, dst string, sel predFor, p
 	if err != nil {
 		return CopyStats{}, fmt.Errorf("dataset %s: copy: %w", src, err)
 	}
+	var present *presentSet
+	if opts.SkipPresent {
+		if present, err = presentRows(ctx, to, names, cond); err != nil {
+			return CopyStats{}, fmt.Errorf("dataset %s: copy: %w", dst, err)
+		}
+	}
 	st := CopyStats{SourceSnapshotID: cur.SnapshotID}
 	matching := func(yield func(arrow.RecordBatch, error) bool) {
 		for rec, err := range recs {
@@ -127,18 +141,23 @@ func (c *Catalog) copyWhere(ctx context.Context, src, dst string, sel predFor, p
 			}
 			out, err := pred.filter(ctx, rec, true)
 			rec.Release()
-			if err == nil && out.NumRows() == 0 {
-				out.Release()
-				continue
-			}
 			var projected arrow.RecordBatch
 			if err == nil {
 				projected, err = projectBatch(out, outSchema)
 				out.Release()
 			}
+			var skipped int64
+			if err == nil && present != nil {
+				projected, skipped, err = present.drop(ctx, projected)
+			}
 			if err != nil {
 				yield(nil, err)
 				return
+			}
+			st.RowsPresent += skipped
+			if projected.NumRows() == 0 {
+				projected.Release()
+				continue
 			}
 			st.Rows += projected.NumRows()
 			// The reader owns the batch now, and releases it.
@@ -149,7 +168,7 @@ func (c *Catalog) copyWhere(ctx context.Context, src, dst string, sel predFor, p
 	}
 	rdr := array.ReaderFromIter(outSchema, matching)
 	defer rdr.Release()
-	p := maps.Clone(props)
+	p := maps.Clone(opts.Props)
 	if p == nil {
 		p = map[string]string{}
 	}
@@ -186,11 +205,6 @@ func projectBatch(rec arrow.RecordBatch, schema *arrow.Schema) (arrow.RecordBatc
 	return array.NewRecordBatch(schema, cols, rec.NumRows()), nil
 }
 
-// DeleteBefore is DeleteMatching with the rows before a cutoff.
-func (c *Catalog) DeleteBefore(ctx context.Context, id string, cond Before, within int64) (DeleteStats, error) {
-	return c.deleteWhere(ctx, id, before(cond), within)
-}
-
 // DeleteMatching deletes, copy-on-write, the rows of the table of dataset
 // id that match cond, in one commit, as DeleteWhere does for values: only
 // the data files that hold a matching row are rewritten (a file whose
@@ -203,10 +217,6 @@ func (c *Catalog) DeleteBefore(ctx context.Context, id string, cond Before, with
 // deleted, and rows added since (also matching ones) are left for a later
 // separation. A within the table no longer has is an error.
 func (c *Catalog) DeleteMatching(ctx context.Context, id string, cond Condition, within int64) (DeleteStats, error) {
-	return c.deleteWhere(ctx, id, matching(cond), within)
-}
-
-func (c *Catalog) deleteWhere(ctx context.Context, id string, sel predFor, within int64) (DeleteStats, error) {
 	tbl, err := c.load(ctx, id)
 	if err != nil {
 		return DeleteStats{}, err
@@ -214,7 +224,7 @@ func (c *Catalog) deleteWhere(ctx context.Context, id string, sel predFor, withi
 	if err := checkNoDeleteFiles(tbl.CurrentSnapshot()); err != nil {
 		return DeleteStats{}, fmt.Errorf("dataset %s: %w", id, err)
 	}
-	pred, err := sel(tbl.Schema())
+	pred, err := newCondPred(tbl.Schema(), cond)
 	if err != nil {
 		return DeleteStats{}, fmt.Errorf("dataset %s: delete: %w", id, err)
 	}
@@ -394,25 +404,16 @@ func (c *Catalog) valuesWhere(ctx context.Context, id, column string, sel predFo
 	return values, more, nil
 }
 
-// VerifyNoneBefore is VerifyNoneMatching with the rows before a cutoff.
-func (c *Catalog) VerifyNoneBefore(ctx context.Context, id string, cond Before) (VerifyReport, error) {
-	return c.verifyNoneWhere(ctx, id, before(cond))
-}
-
 // VerifyNoneMatching confirms that no Parquet file under the location of
 // the table of dataset id — live, expired or orphaned — holds a row that
 // matches cond: each file's column is decoded and compared. Findings name
 // the files (ValueIndex 0, How "column").
 func (c *Catalog) VerifyNoneMatching(ctx context.Context, id string, cond Condition) (VerifyReport, error) {
-	return c.verifyNoneWhere(ctx, id, matching(cond))
-}
-
-func (c *Catalog) verifyNoneWhere(ctx context.Context, id string, sel predFor) (VerifyReport, error) {
 	tbl, err := c.load(ctx, id)
 	if err != nil {
 		return VerifyReport{}, err
 	}
-	pred, err := sel(tbl.Schema())
+	pred, err := newCondPred(tbl.Schema(), cond)
 	if err != nil {
 		return VerifyReport{}, fmt.Errorf("dataset %s: verify: %w", id, err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"io"
+	"iter"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -20,11 +21,15 @@ import (
 )
 
 // Separated names the rows one separation moved: those that snapshot
-// CopySnapshotID (a CopyMatching) of the table of dataset Target added.
-// A CopySnapshotID of 0 moved none.
+// CopySnapshotID (a CopyMatching) of the table of dataset Target added, or,
+// with Condition set, every row of Target's current snapshot that matches
+// it (when the copy's snapshot is gone: rows separated before by the same
+// condition, or an earlier one, must be gone from the source too). A
+// CopySnapshotID of 0 and no Condition moved none.
 type Separated struct {
 	Target         string
 	CopySnapshotID int64
+	Condition      *Condition
 	// KeyColumn, when set, is the column (the subject key, else a one-column
 	// primary key) whose moved values are also searched for byte for byte.
 	KeyColumn string
@@ -44,6 +49,10 @@ type SeparationReport struct {
 	// as moved rows only, not byte for byte.
 	KeyValues     int
 	KeyValuesKept int
+	// KeysGone are the moved key values that no row of the source holds
+	// any more, sorted, as FormatValue writes them: with the subject key
+	// as KeyColumn, the subjects the separation took out of the source.
+	KeysGone []string
 }
 
 // VerifySeparated confirms that no file under the location of the table
@@ -83,7 +92,7 @@ func (c *Catalog) VerifySeparated(ctx context.Context, id string, moved Separate
 		if err != nil {
 			return rep, fmt.Errorf("dataset %s: verify the separation: %w", id, err)
 		}
-		rep.KeyValuesKept = kept
+		rep.KeyValuesKept, rep.KeysGone = kept, values
 		forms, rep.UnsearchedForms = storedForms(f.Type, values)
 	}
 	fields := sourceFields(src.Schema(), rows.names)
@@ -104,29 +113,50 @@ func (c *Catalog) VerifySeparated(ctx context.Context, id string, moved Separate
 }
 
 // movedRows reads the rows moved names (from the data files its copy
-// snapshot added to the target) into a row set over every column read,
+// snapshot added to the target, or the target's current rows that match
+// its condition) into a row set over every column read,
 // and returns with it the distinct values, as FormatValue writes them, of
 // moved.KeyColumn (none when it is unset).
 func (c *Catalog) movedRows(ctx context.Context, moved Separated) (*rowSet, map[string]struct{}, error) {
 	keys := map[string]struct{}{}
-	if moved.CopySnapshotID == 0 {
+	if moved.CopySnapshotID == 0 && moved.Condition == nil {
 		return newRowSet(nil), keys, nil
 	}
 	dst, err := c.load(ctx, moved.Target)
 	if err != nil {
 		return nil, nil, err
 	}
-	files, err := addedDataFiles(ctx, dst, moved.CopySnapshotID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("separated dataset %s: %w", moved.Target, err)
-	}
-	tasks := make([]table.FileScanTask, len(files))
-	for i, df := range files {
-		tasks[i] = table.FileScanTask{File: df, Start: 0, Length: df.FileSizeBytes()}
-	}
-	schema, recs, err := dst.Scan(table.WithSnapshotID(moved.CopySnapshotID)).ReadTasks(ctx, tasks)
-	if err != nil {
-		return nil, nil, fmt.Errorf("separated dataset %s: read the copy: %w", moved.Target, err)
+	var (
+		schema *arrow.Schema
+		recs   iter.Seq2[arrow.RecordBatch, error]
+		pred   *condPred
+	)
+	switch {
+	case moved.Condition != nil && dst.CurrentSnapshot() == nil:
+		return newRowSet(nil), keys, nil
+	case moved.Condition != nil:
+		cp, err := newCondPred(dst.Schema(), *moved.Condition)
+		if err != nil {
+			return nil, nil, fmt.Errorf("separated dataset %s: %w", moved.Target, err)
+		}
+		pred = &cp
+		schema, recs, err = dst.Scan().ToArrowRecords(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("separated dataset %s: read: %w", moved.Target, err)
+		}
+	default:
+		files, err := addedDataFiles(ctx, dst, moved.CopySnapshotID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("separated dataset %s: %w", moved.Target, err)
+		}
+		tasks := make([]table.FileScanTask, len(files))
+		for i, df := range files {
+			tasks[i] = table.FileScanTask{File: df, Start: 0, Length: df.FileSizeBytes()}
+		}
+		schema, recs, err = dst.Scan(table.WithSnapshotID(moved.CopySnapshotID)).ReadTasks(ctx, tasks)
+		if err != nil {
+			return nil, nil, fmt.Errorf("separated dataset %s: read the copy: %w", moved.Target, err)
+		}
 	}
 	names := make([]string, schema.NumFields())
 	for i, f := range schema.Fields() {
@@ -136,6 +166,14 @@ func (c *Catalog) movedRows(ctx context.Context, moved Separated) (*rowSet, map[
 	for rec, err := range recs {
 		if err != nil {
 			return nil, nil, fmt.Errorf("separated dataset %s: read the copy: %w", moved.Target, err)
+		}
+		if pred != nil {
+			out, err := pred.filter(ctx, rec, true)
+			rec.Release()
+			if err != nil {
+				return nil, nil, fmt.Errorf("separated dataset %s: %w", moved.Target, err)
+			}
+			rec = out
 		}
 		err = set.add(rec, moved.KeyColumn, keys)
 		rec.Release()

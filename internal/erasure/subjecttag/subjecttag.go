@@ -9,6 +9,10 @@
 // and one who holds the rejects but not the key cannot test guesses
 // against it, as one could against a plain or salted hash of a small id
 // space (customer numbers, resident registration numbers).
+//
+// Both sides tag, and the erasure compares, a subject key value in its
+// Canonical form for the key column's type, so that a subject id "042"
+// and a stored 42 of an integer key are one subject.
 package subjecttag
 
 import (
@@ -16,7 +20,10 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"strings"
+
+	"github.com/lakeplane/lakeplane/internal/dataset"
 )
 
 // IndexSuffix follows a rejects file's name to name its index.
@@ -40,10 +47,26 @@ type KeyStore interface {
 // accidental collision reaches.
 const tagBytes = 16
 
-// Tag returns the tag of a subject key value (spaces around it ignored,
-// as the erasure compares ids) under key.
-func Tag(key []byte, value string) string {
+// Canonical returns the form in which a value of a subject key of type typ
+// is tagged and compared: spaces around it ignored, and for an INT32 or
+// INT64 key the integer in canonical decimal form (no sign for a positive
+// value, no leading zeros: "042", "+42" and "42" are one subject). A value
+// that is not an integer, and a value of any other type, stays as stored.
+func Canonical(typ dataset.ColumnType, value string) string {
+	v := strings.TrimSpace(value)
+	switch typ {
+	case dataset.TypeInt32, dataset.TypeInt64:
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+			return strconv.FormatInt(n, 10)
+		}
+	}
+	return v
+}
+
+// Tag returns the tag, under key, of the Canonical form of a value of a
+// subject key of type typ.
+func Tag(key []byte, typ dataset.ColumnType, value string) string {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte(strings.TrimSpace(value)))
+	m.Write([]byte(Canonical(typ, value)))
 	return hex.EncodeToString(m.Sum(nil)[:tagBytes])
 }
