@@ -7,10 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -67,6 +69,7 @@ func validateBench(args []string) error {
 	dir := fs.String("dir", "", "work directory (default: a temporary one, removed afterwards)")
 	once := fs.Bool("once", false, "run one measured validation of --csv in --dir and print its result as JSON (the child)")
 	cpuProfile := fs.String("cpuprofile", "", "with --once: write a CPU profile of the validation to this file")
+	duckDir := fs.String("duckdb", "", "also time DuckDB running the same checks as one SQL query: the directory of validate.mjs with @duckdb/node-api installed (cmd/lakebench/duckdb after npm install there)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -85,17 +88,53 @@ func validateBench(args []string) error {
 		}
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "GOMAXPROCS\trows\tMB\tseconds\trows/s\tMB/s\tpeak RSS MiB\toutcome\t")
+	fmt.Fprintln(tw, "engine\tGOMAXPROCS/threads\trows\tMB\tseconds\trows/s\tMB/s\tpeak RSS MiB\toutcome\t")
 	for i, procs := range []int{2, 1} {
 		var r validateResult
 		peak, err := runChild(procs, &r, "validate", "--once", "--csv", src, "--dir", filepath.Join(work, fmt.Sprintf("validate-%d", i)))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%.1f\t%.2f\t%.0f\t%.1f\t%.0f\t%s\t\n", procs, r.Rows, float64(r.Bytes)/1e6, r.Seconds,
+		fmt.Fprintf(tw, "lakeplane\t%d\t%d\t%.1f\t%.2f\t%.0f\t%.1f\t%.0f\t%s\t\n", procs, r.Rows, float64(r.Bytes)/1e6, r.Seconds,
 			float64(r.Rows)/r.Seconds, float64(r.Bytes)/1e6/r.Seconds, peak, r.Outcome)
+		if *duckDir == "" {
+			continue
+		}
+		d, peak, err := runDuckDB(*duckDir, src, procs)
+		if err != nil {
+			return err
+		}
+		if d.Rows != r.Rows || d.Failures != 0 || strings.Join(d.Columns, ",") != strings.TrimSpace(benchdata.Header()) {
+			return fmt.Errorf("duckdb does not agree with lakeplane: %d rows (lakeplane %d), %d failing checks, columns %q", d.Rows, r.Rows, d.Failures, d.Columns)
+		}
+		fmt.Fprintf(tw, "duckdb\t%d\t%d\t%.1f\t%.2f\t%.0f\t%.1f\t%.0f\tPASS\t\n", procs, d.Rows, float64(r.Bytes)/1e6, d.Seconds,
+			float64(d.Rows)/d.Seconds, float64(r.Bytes)/1e6/d.Seconds, peak)
 	}
 	return tw.Flush()
+}
+
+// duckResult is what validate.mjs prints: the query's seconds, the rows it
+// counted, the sum of its failure counts and the columns DuckDB read.
+type duckResult struct {
+	Seconds  float64  `json:"seconds"`
+	Rows     int64    `json:"rows"`
+	Failures int64    `json:"failures"`
+	Columns  []string `json:"columns"`
+}
+
+// runDuckDB runs the DuckDB reference with threads threads over src.
+func runDuckDB(dir, src string, threads int) (duckResult, float64, error) {
+	var r duckResult
+	cmd := exec.Command("node", filepath.Join(dir, "validate.mjs"), src, strconv.Itoa(threads))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return r, 0, fmt.Errorf("duckdb with %d threads (is @duckdb/node-api installed in %s?): %w", threads, dir, err)
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return r, 0, fmt.Errorf("duckdb printed %q: %w", out, err)
+	}
+	return r, float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss) / 1024, nil
 }
 
 // validateOnce validates one CSV with the benchmark suite, through a fresh
