@@ -28,6 +28,7 @@ import (
 
 	"github.com/lakeplane/lakeplane/internal/audit"
 	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/erasure/subjecttag"
 	"github.com/lakeplane/lakeplane/internal/fault"
 	"github.com/lakeplane/lakeplane/internal/job"
 	"github.com/lakeplane/lakeplane/internal/jobrun"
@@ -182,9 +183,9 @@ type Store interface {
 }
 
 // SampleRedactor is implemented by stores that keep validation results:
-// it removes the failing-row samples that hold one of values.
+// it removes the failing-row samples whose value match reports.
 type SampleRedactor interface {
-	RedactSamples(ctx context.Context, values []string) (int64, error)
+	RedactSamples(ctx context.Context, match func(value string) bool) (int64, error)
 }
 
 // Purger is implemented by stores that can remove the remnants of the
@@ -406,7 +407,7 @@ func (r *Runner) erase(ctx context.Context, progress *jobrun.Progress, removals 
 		snaps[i], subjects[i] = snap, ids
 	}
 	progress.SetPhase(PhaseScrubbing)
-	var all []string
+	erased := map[string]bool{}
 	for i, rm := range removals {
 		if len(subjects[i]) > 0 {
 			n, err := r.scrubRejects(ctx, rm.d, subjects[i])
@@ -414,7 +415,10 @@ func (r *Runner) erase(ctx context.Context, progress *jobrun.Progress, removals 
 				return nil, fmt.Errorf("dataset %s: rejects: %w", rm.d.ID, err)
 			}
 			cert.RejectsRowsRemoved += n
-			all = append(all, subjects[i]...)
+			typ := subjectKeyType(rm.d)
+			for _, id := range subjects[i] {
+				erased[subjecttag.Canonical(typ, id)] = true
+			}
 		}
 		srcs, err := r.sources(ctx, rm.d.ID)
 		if err != nil {
@@ -422,8 +426,8 @@ func (r *Runner) erase(ctx context.Context, progress *jobrun.Progress, removals 
 		}
 		cert.SourcesToReview = append(cert.SourcesToReview, srcs...)
 	}
-	if sr, ok := r.Store.(SampleRedactor); ok && len(all) > 0 {
-		n, err := sr.RedactSamples(ctx, unique(all))
+	if sr, ok := r.Store.(SampleRedactor); ok && len(erased) > 0 {
+		n, err := sr.RedactSamples(ctx, erasedSample(erased))
 		if err != nil {
 			return nil, fmt.Errorf("validation samples: %w", err)
 		}
@@ -561,6 +565,27 @@ func (r *Runner) sources(ctx context.Context, id string) ([]string, error) {
 }
 
 // unique returns values without repeats, in their first order.
+// erasedSample matches the samples that hold one of the erased ids (in
+// their subjecttag.Canonical forms). A sample does not say which column it
+// is of: one that reads as an erased id as text or as an integer goes
+// (a sample too many removed loses nothing that matters; one too few
+// would keep a copy).
+func erasedSample(erased map[string]bool) func(string) bool {
+	return func(v string) bool {
+		return erased[subjecttag.Canonical(dataset.TypeString, v)] || erased[subjecttag.Canonical(dataset.TypeInt64, v)]
+	}
+}
+
+// subjectKeyType is the type of d's subject key column (the zero type when
+// d has none).
+func subjectKeyType(d *dataset.Dataset) dataset.ColumnType {
+	if c := d.Column(d.SubjectKey); c != nil {
+		return c.Type
+	}
+	var none dataset.ColumnType
+	return none
+}
+
 func unique(values []string) []string {
 	seen := make(map[string]bool, len(values))
 	var out []string

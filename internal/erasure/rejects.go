@@ -36,10 +36,7 @@ func (r *Runner) scrubRejects(ctx context.Context, d *dataset.Dataset, ids []str
 	if r.Objects == nil || r.RejectsDir == "" {
 		return 0, nil
 	}
-	var typ dataset.ColumnType
-	if c := d.Column(d.SubjectKey); c != nil {
-		typ = c.Type
-	}
+	typ := subjectKeyType(d)
 	isID := make(map[string]bool, len(ids))
 	for _, v := range ids {
 		isID[subjecttag.Canonical(typ, v)] = true

@@ -12,16 +12,12 @@ import (
 const samplesPage = 500
 
 // RedactSamples removes, from every recorded validation result, the
-// failing-row samples whose value is one of values (spaces around it
-// ignored), and returns how many it removed. Samples of masked columns
-// hold no value in clear, but those of an untyped object's validation do:
-// an erasure removes the erased subjects' there. A result's other figures
-// (the count of failing rows) stay.
-func (s *Store) RedactSamples(ctx context.Context, values []string) (int64, error) {
-	match := make(map[string]bool, len(values))
-	for _, v := range values {
-		match[strings.TrimSpace(v)] = true
-	}
+// failing-row samples whose value match reports, and returns how many it
+// removed. Samples of masked columns hold no value in clear, but those of
+// an untyped object's validation do: an erasure removes the erased
+// subjects' there. A result's other figures (the count of failing rows)
+// stay.
+func (s *Store) RedactSamples(ctx context.Context, match func(value string) bool) (int64, error) {
 	var removed int64
 	after := ""
 	for {
@@ -75,7 +71,7 @@ func (s *Store) validationResults(ctx context.Context, after string) ([]storedRe
 
 // redactResult rewrites the rule results of validation id without the
 // samples holding a matched value, when it has any.
-func (s *Store) redactResult(ctx context.Context, id, results string, match map[string]bool) (int64, error) {
+func (s *Store) redactResult(ctx context.Context, id, results string, match func(string) bool) (int64, error) {
 	dec := json.NewDecoder(strings.NewReader(results))
 	dec.UseNumber()
 	var doc any
@@ -102,7 +98,7 @@ func (s *Store) redactResult(ctx context.Context, id, results string, match map[
 // dropSamples removes, in place, from every "Samples" list under doc (the
 // evaluator's results as JSON, composite rules' "Parts" included) the
 // samples whose "Value" matches, and returns how many it removed.
-func dropSamples(doc any, match map[string]bool) int64 {
+func dropSamples(doc any, match func(string) bool) int64 {
 	var n int64
 	switch v := doc.(type) {
 	case []any:
@@ -114,7 +110,7 @@ func dropSamples(doc any, match map[string]bool) int64 {
 			kept := samples[:0]
 			for _, sm := range samples {
 				if fields, ok := sm.(map[string]any); ok {
-					if value, ok := fields["Value"].(string); ok && match[strings.TrimSpace(value)] {
+					if value, ok := fields["Value"].(string); ok && match(value) {
 						n++
 						continue
 					}
