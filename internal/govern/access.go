@@ -319,7 +319,7 @@ func (s *snapshot) decide(c Check) Decision {
 		d.Allowed = firstDenied == -2
 	} else {
 		for _, name := range cols {
-			ci, ok := t.colIdx[name]
+			ci, ok := s.colIndex(t, name)
 			if !ok {
 				d.DeniedColumns = append(d.DeniedColumns, name)
 				if firstDenied == -2 && deniedUnknown == "" {
@@ -342,7 +342,7 @@ func (s *snapshot) decide(c Check) Decision {
 		for _, cg := range order {
 			part := fmt.Sprintf("group %q grant %s (%s)", cg.g.Group, cg.g.ID, s.exprText(cg))
 			if len(t.cols) > 0 {
-				part += fmt.Sprintf(" opens %s", columnsText(t, decidingGrants[cg]))
+				part += fmt.Sprintf(" opens %s", s.columnsText(t, decidingGrants[cg]))
 			} else {
 				part += fmt.Sprintf(" matches the table (%s)", s.tagsText(t.grade, t.gradeFrom, t.domain, t.domainFrom))
 			}
@@ -356,7 +356,7 @@ func (s *snapshot) decide(c Check) Decision {
 }
 
 // columnsText names the columns a grant opened, with their tag values.
-func columnsText(t *tableEntry, names []string) string {
+func (s *snapshot) columnsText(t *tableEntry, names []string) string {
 	const most = 5
 	var parts []string
 	for i, n := range names {
@@ -364,7 +364,8 @@ func columnsText(t *tableEntry, names []string) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(names)-most))
 			break
 		}
-		c := &t.cols[t.colIdx[n]]
+		ci, _ := s.colIndex(t, n)
+		c := &t.cols[ci]
 		part := fmt.Sprintf("%s (grade=%d %s", n, c.grade, fromNames[c.gradeFrom])
 		if c.domain != 0 {
 			part += fmt.Sprintf(", domain %s", fromNames[c.domainFrom])

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/lakeplane/lakeplane/internal/dataset"
@@ -112,5 +113,36 @@ func BenchmarkTagChange(b *testing.B) {
 	for b.Loop() {
 		i++
 		ix.SetTags(Resource{Database: "db03", Table: "t00003", Column: "c1"}, map[string]string{"domain": "d" + strconv.Itoa(i%2)})
+	}
+}
+
+// BenchmarkAllowedColumnRandom decides as lakebench authz does: random
+// tables, columns and groups over the whole catalog, the names of each
+// query fresh copies laid out in query order.
+func BenchmarkAllowedColumnRandom(b *testing.B) {
+	ix := benchIndex(b)
+	type q struct {
+		db, t, c string
+		groups   []string
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	qs := make([]q, 1<<16)
+	var arena strings.Builder
+	arena.Grow(len(qs) * 40)
+	fresh := func(s string) string {
+		start := arena.Len()
+		arena.WriteString(s)
+		return arena.String()[start:]
+	}
+	for i := range qs {
+		n, g := r.IntN(10000), r.IntN(300)
+		qs[i] = q{fresh(fmt.Sprintf("db%02d", n%20)), fresh(fmt.Sprintf("t%05d", n)), fresh("c" + strconv.Itoa(r.IntN(30))), []string{fresh(fmt.Sprintf("group%03d", g))}}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		x := &qs[i&(len(qs)-1)]
+		i++
+		ix.Allowed(x.groups, x.db, x.t, x.c, Select)
 	}
 }

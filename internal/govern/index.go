@@ -44,6 +44,11 @@ type Index struct {
 	grants    map[string]*store.GroupGrant
 	tagKeys   map[string]*store.TagKey
 	domainIDs map[string]uint16 // writer side; copied into snapshots as it grows
+	// colIDs interns column names (writer side); colIDsIx is its lookup
+	// as last published, which lacks the names of colIDsNew.
+	colIDs    map[string]uint32
+	colIDsIx  keyTable[uint32]
+	colIDsNew []string
 	snap      atomic.Pointer[snapshot]
 }
 
@@ -57,29 +62,38 @@ type snapshot struct {
 	groups    map[string]*groupEntry
 	tagKeys   map[string]*store.TagKey
 	grants    map[string]*store.GroupGrant
-	// dbIx and groupIx find databases and groups for Allowed.
-	dbIx    keyTable[*dbEntry]
+	// dbIx finds a database's table lookup (its tableIx), groupIx a
+	// group, and colIDs the id of a column name, which a table's colSlots
+	// find.
+	dbIx    keyTable[keyTable[tableRef]]
 	groupIx keyTable[*groupEntry]
+	colIDs  keyTable[uint32]
 }
 
 // dbEntry is a database (a namespace of datasets, or a database with
 // explicit tags).
 type dbEntry struct {
-	name       string
-	explicit   map[string]string
-	grade      uint8
-	domain     uint16
-	tables     map[string]*tableEntry
-	tableNames []string // sorted
-	tableIx    keyTable[tableRef]
+	name     string
+	explicit map[string]string
+	grade    uint8
+	domain   uint16
+	tables   []*tableEntry // by name
+	tableIx  keyTable[tableRef]
+}
+
+// tableAt returns where the table called name is, or would be, in
+// db.tables, and whether it is there.
+func (db *dbEntry) tableAt(name string) (int, bool) {
+	return slices.BinarySearchFunc(db.tables, name, func(t *tableEntry, name string) int { return strings.Compare(t.name, name) })
 }
 
 // tableEntry is a compiled table: its effective tags and its columns'.
 type tableEntry struct {
 	db, name string
-	// columns finds a column's index and effective grade by name; the
-	// table's slot in its database's tableIx holds a copy for Allowed.
-	columns    keyTable[colRef]
+	// slots finds a column's index and effective grade by the id of its
+	// name; the table's slot in its database's tableIx holds a copy for
+	// Allowed.
+	slots      colSlots
 	ds         *dataset.Dataset
 	explicit   map[string]string // without the grade, which is ds.Grade
 	grade      uint8
@@ -87,7 +101,6 @@ type tableEntry struct {
 	domain     uint16
 	domainFrom uint8
 	cols       []colEntry
-	colIdx     map[string]int
 	// minGrade is the least effective grade of the table and its columns, 0
 	// when any of them is untagged: a grant opens the whole table when its
 	// grade is at most minGrade (and its domains cover domainSet).
@@ -141,6 +154,8 @@ func (ix *Index) reset() {
 	ix.grants = map[string]*store.GroupGrant{}
 	ix.tagKeys = map[string]*store.TagKey{}
 	ix.domainIDs = map[string]uint16{}
+	ix.colIDs = map[string]uint32{}
+	ix.colIDsIx, ix.colIDsNew = keyTable[uint32]{}, nil
 }
 
 func (ix *Index) publish(s *snapshot) { ix.snap.Store(s) }
@@ -258,6 +273,27 @@ func (ix *Index) domainID(v string) uint16 {
 	return id
 }
 
+// colID returns the id of a column name, interning it; ids start at 1.
+func (ix *Index) colID(name string) uint32 {
+	if id, ok := ix.colIDs[name]; ok {
+		return id
+	}
+	id := uint32(len(ix.colIDs) + 1)
+	ix.colIDs[name] = id
+	ix.colIDsNew = append(ix.colIDsNew, name)
+	return id
+}
+
+// colIDTable returns the column name lookup for a new snapshot, with the
+// names interned since the last one.
+func (ix *Index) colIDTable() keyTable[uint32] {
+	if len(ix.colIDsNew) > 0 || ix.colIDsIx.slots == nil {
+		ix.colIDsIx = ix.colIDsIx.withAll(ix.colIDsNew, func(name string) uint32 { return ix.colIDs[name] })
+		ix.colIDsNew = ix.colIDsNew[:0]
+	}
+	return ix.colIDsIx
+}
+
 // compileAll compiles the whole state into a new snapshot.
 func (ix *Index) compileAll() *snapshot {
 	s := &snapshot{
@@ -290,27 +326,28 @@ func (ix *Index) compileAll() *snapshot {
 		s.groups[name] = ix.compileGroup(name)
 	}
 	s.domainIDs = maps.Clone(ix.domainIDs)
-	s.dbIx = keyTableOf(s.dbs)
+	s.dbIx = dbRefs(s.dbs)
 	s.groupIx = keyTableOf(s.groups)
+	s.colIDs = ix.colIDTable()
 	return s
 }
 
 // compileDatabase compiles a database and all its tables, or returns nil
 // when it has neither tables nor explicit tags.
 func (ix *Index) compileDatabase(name string) *dbEntry {
-	db := &dbEntry{name: name, explicit: ix.tags[Resource{Database: name}], tables: map[string]*tableEntry{}}
+	db := &dbEntry{name: name, explicit: ix.tags[Resource{Database: name}]}
 	db.grade = uint8(ix.scale.parse(db.explicit[ix.scale.Key]))
 	db.domain = ix.domainID(db.explicit[ix.domainKey])
 	for id, d := range ix.datasets {
 		ns, tbl, _ := dataset.SplitID(id)
 		if ns == name {
-			db.tables[tbl] = ix.compileTable(db, tbl, d)
+			db.tables = append(db.tables, ix.compileTable(db, tbl, d))
 		}
 	}
 	if len(db.tables) == 0 && len(db.explicit) == 0 {
 		return nil
 	}
-	db.tableNames = slices.Sorted(maps.Keys(db.tables))
+	slices.SortFunc(db.tables, func(a, b *tableEntry) int { return strings.Compare(a.name, b.name) })
 	db.tableIx = tableRefs(db.tables)
 	return db
 }
@@ -333,7 +370,7 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 		t.domainFrom = fromNone
 	}
 	t.cols = make([]colEntry, len(d.Columns))
-	t.colIdx = make(map[string]int, len(d.Columns))
+	ids, grades := make([]uint32, len(d.Columns)), make([]uint8, len(d.Columns))
 	t.minGrade = t.grade
 	domains := []uint16{t.domain}
 	for i, c := range d.Columns {
@@ -360,12 +397,9 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 		}
 		domains = append(domains, ce.domain)
 		t.cols[i] = ce
-		t.colIdx[c.Name] = i
+		ids[i], grades[i] = ix.colID(c.Name), ce.grade
 	}
-	t.columns = newKeyTable[colRef](len(t.cols))
-	for i, c := range t.cols {
-		t.columns.put(c.name, colRef{col: uint32(i), grade: c.grade})
-	}
+	t.slots = newColSlots(ids, grades)
 	// Any untagged column or table keeps minGrade at 0.
 	for _, c := range t.cols {
 		if c.grade == 0 || t.minGrade == 0 {
@@ -454,25 +488,25 @@ func (ix *Index) withTable(old *snapshot, dbName, tbl string) *snapshot {
 		// A new database: compile it whole.
 		ix.putDB(&s, dbName, ix.compileDatabase(dbName))
 		s.domainIDs = ix.domainIDsFor(old)
+		s.colIDs = ix.colIDTable()
 		return &s
 	}
 	nd := *db
-	nd.tables = maps.Clone(db.tables)
 	d, ok := ix.datasets[dbName+"."+tbl]
-	_, had := db.tables[tbl]
-	if ok {
+	i, had := db.tableAt(tbl)
+	switch {
+	case ok:
 		t := ix.compileTable(&nd, tbl, d)
-		nd.tables[tbl] = t
-		nd.tableIx = db.tableIx.with(tbl, tableRef{t: t, columns: t.columns})
-		if !had {
-			nd.tableNames = insertSorted(db.tableNames, tbl)
-		}
-	} else {
-		delete(nd.tables, tbl)
-		nd.tableIx = tableRefs(nd.tables)
 		if had {
-			nd.tableNames = removeSorted(db.tableNames, tbl)
+			nd.tables = slices.Clone(db.tables)
+			nd.tables[i] = t
+		} else {
+			nd.tables = slices.Insert(slices.Clip(db.tables), i, t)
 		}
+		nd.tableIx = db.tableIx.with(tbl, t.ref())
+	case had:
+		nd.tables = slices.Delete(slices.Clone(db.tables), i, i+1)
+		nd.tableIx = tableRefs(nd.tables)
 	}
 	if len(nd.tables) == 0 && len(nd.explicit) == 0 {
 		ix.putDB(&s, dbName, nil)
@@ -480,6 +514,7 @@ func (ix *Index) withTable(old *snapshot, dbName, tbl string) *snapshot {
 		ix.putDB(&s, dbName, &nd)
 	}
 	s.domainIDs = ix.domainIDsFor(old)
+	s.colIDs = ix.colIDTable()
 	return &s
 }
 
@@ -490,6 +525,7 @@ func (ix *Index) withDatabase(old *snapshot, dbName string) *snapshot {
 	s.dbs = maps.Clone(old.dbs)
 	ix.putDB(&s, dbName, ix.compileDatabase(dbName))
 	s.domainIDs = ix.domainIDsFor(old)
+	s.colIDs = ix.colIDTable()
 	return &s
 }
 
@@ -514,13 +550,13 @@ func (ix *Index) putDB(s *snapshot, name string, db *dbEntry) {
 	switch {
 	case db != nil:
 		s.dbs[name] = db
-		s.dbIx = s.dbIx.with(name, db)
+		s.dbIx = s.dbIx.with(name, db.tableIx)
 		if !had {
 			s.dbNames = insertSorted(s.dbNames, name)
 		}
 	case had:
 		delete(s.dbs, name)
-		s.dbIx = keyTableOf(s.dbs)
+		s.dbIx = dbRefs(s.dbs)
 		s.dbNames = removeSorted(s.dbNames, name)
 	}
 }
@@ -559,11 +595,11 @@ func removeSorted(ss []string, v string) []string {
 
 // table returns the compiled table, or nil.
 func (s *snapshot) table(db, tbl string) *tableEntry {
-	d, ok := s.dbIx.get(db)
+	tables, ok := s.dbIx.get(db)
 	if !ok {
 		return nil
 	}
-	ref, _ := d.tableIx.get(tbl)
+	ref, _ := tables.get(tbl)
 	return ref.t
 }
 
@@ -663,50 +699,130 @@ func (cg *compiledGrant) allows(p Permission, t *tableEntry, ci int) bool {
 	return cg.matchesTable(t)
 }
 
+// ref returns the table's entry in its database's table lookup.
+func (t *tableEntry) ref() tableRef { return tableRef{t: t, cols: t.slots} }
+
+// column returns the index and effective grade of the column of r's table
+// whose name is name and name id is id; ok is false when there is none.
+func (r *tableRef) column(id uint32, name string) (ci int, grade uint8, ok bool) {
+	if r.cols == nil {
+		return r.t.columnByName(name)
+	}
+	slot, grade, ok := r.cols.find(id)
+	if !ok {
+		return 0, 0, false
+	}
+	return r.cols.col(slot), grade, true
+}
+
+// colAt returns the column of r's table whose index is ci, or when ci is
+// negative the column in slot of r's colSlots.
+func (r *tableRef) colAt(ci, slot int) *colEntry {
+	if ci < 0 {
+		ci = r.cols.col(slot)
+	}
+	return &r.t.cols[ci]
+}
+
+// columnByName finds a column by comparing names, the last of a name as
+// colSlots would: for tables too wide for colSlots.
+func (t *tableEntry) columnByName(name string) (ci int, grade uint8, ok bool) {
+	for i := len(t.cols) - 1; i >= 0; i-- {
+		if t.cols[i].name == name {
+			return i, t.cols[i].grade, true
+		}
+	}
+	return 0, 0, false
+}
+
+// colIndex returns the index of t's column called name. Unlike Allowed, it
+// finds a column whose name is empty too, as the lookups hold no empty name.
+func (s *snapshot) colIndex(t *tableEntry, name string) (int, bool) {
+	id, ok := s.colIDs.get(name)
+	if !ok {
+		ci, _, ok := t.columnByName(name)
+		return ci, ok
+	}
+	ref := t.ref()
+	ci, _, ok := ref.column(id, name)
+	return ci, ok
+}
+
 // Allowed reports whether any of groups holds permission p on column of
-// database.table. It is the hot path of access checks: four short hashes
-// into the snapshot's lookup tables, each compared in the slot it reads,
-// without allocating. An unknown table or column is not allowed.
+// database.table. It is the hot path of access checks: the column name's
+// id, the database and the table are found by short hashes into the
+// snapshot's lookup tables, each compared in the slot it reads, the column
+// by its id in one slot of the table's colSlots, without allocating. An
+// unknown table or column is not allowed.
 func (ix *Index) Allowed(groups []string, database, table, column string, p Permission) bool {
 	s := ix.load()
 	if p >= numPermissions {
 		return false
 	}
 	// The keys first, as they depend on nothing: the lookups that follow
-	// depend on one another.
+	// depend on one another, except the column name's, which is in cache
+	// for the names that recur across tables.
 	dbKey, tableKey, columnKey := keyOf(database), keyOf(table), keyOf(column)
-	db, ok := s.dbIx.getKey(dbKey, database)
-	if !ok {
-		return false
+	// Each lookup tries the first slot of its probe inline, and probes on
+	// when that slot does not hold the name.
+	id := s.colIDs.first(columnKey, columnKey.hash())
+	if id == nil {
+		if id = s.colIDs.find(columnKey, column); id == nil {
+			return false
+		}
 	}
-	ref := db.tableIx.find(tableKey, table)
+	tables := s.dbIx.first(dbKey, dbKey.hash())
+	if tables == nil {
+		if tables = s.dbIx.find(dbKey, database); tables == nil {
+			return false
+		}
+	}
+	ref := tables.first(tableKey, tableKey.hash())
 	if ref == nil {
+		if ref = tables.find(tableKey, table); ref == nil {
+			return false
+		}
+	}
+	slot, grade, ok := ref.cols.find(*id)
+	ci := -1 // the column's index, when found by name
+	if !ok {
+		if ref.cols != nil {
+			return false
+		}
+		if ci, grade, ok = ref.t.columnByName(column); !ok {
+			return false
+		}
+	}
+	if !p.columnLevel() {
+		for _, name := range groups {
+			if g := s.group(name); g != nil && g.opensTable(p, ref.t) {
+				return true
+			}
+		}
 		return false
 	}
-	col, ok := ref.columns.getKey(columnKey, column)
-	if !ok {
+	// A column-level permission: the effective grade against each group's
+	// least grade, and the domain only when a grant of the group names
+	// domains. An untagged column matches no grant.
+	if grade == 0 {
 		return false
 	}
 	for _, name := range groups {
-		if g := s.group(name); g != nil && g.allowsFound(p, ref.t, col) {
+		gk := keyOf(name)
+		g := s.groupIx.first(gk, gk.hash())
+		if g == nil {
+			if g = s.groupIx.find(gk, name); g == nil {
+				continue
+			}
+		}
+		if *g == nil {
+			continue
+		}
+		if grade >= (*g).minAny[p] || (*g).hasDomain[p] && (*g).opensColumn(p, ref.colAt(ci, slot)) {
 			return true
 		}
 	}
 	return false
-}
-
-// allowsFound reports whether g holds p on the column of t that col found.
-// For column-level permissions it compares the effective grade with the
-// group's least grade, and looks at the domain only when a grant of the
-// group names domains.
-func (g *groupEntry) allowsFound(p Permission, t *tableEntry, col colRef) bool {
-	if !p.columnLevel() {
-		return g.opensTable(p, t)
-	}
-	if col.grade == 0 {
-		return false
-	}
-	return col.grade >= g.minAny[p] || (g.hasDomain[p] && g.opensColumn(p, &t.cols[col.col]))
 }
 
 // ReadableColumns appends to dst the columns of database.table that group
@@ -795,13 +911,13 @@ func (s *snapshot) eachTable(afterDB, afterTable string, fn func(t *tableEntry) 
 		db := s.dbs[s.dbNames[i]]
 		j := 0
 		if db.name == afterDB {
-			j = sort.SearchStrings(db.tableNames, afterTable)
-			if j < len(db.tableNames) && db.tableNames[j] == afterTable {
+			var found bool
+			if j, found = db.tableAt(afterTable); found {
 				j++
 			}
 		}
-		for ; j < len(db.tableNames); j++ {
-			if !fn(db.tables[db.tableNames[j]]) {
+		for _, t := range db.tables[j:] {
+			if !fn(t) {
 				return
 			}
 		}

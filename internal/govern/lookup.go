@@ -7,10 +7,13 @@ import (
 )
 
 // The lookup tables of the decision path: where Allowed finds a database,
-// a table, a column and a group by name. They are immutable open-addressed
-// hash tables, probed linearly, with no interface calls and no locks, whose
-// slots hold the keys, so that a decision is four short hashes and, for a
-// table not in cache, two cache misses: the table's slot and the column's.
+// a table, the id of a column name and a group by name, and a column of
+// the table by that id. They are immutable open-addressed hash tables,
+// probed linearly, with no interface calls and no locks, whose slots hold
+// the keys, so that a decision is four short hashes and, for a table not
+// in cache, two cache misses: the table's slot and one line of its
+// colSlots. Column names recur across tables, so their ids are in cache;
+// a table's colSlots are 8 bytes a column.
 
 // hashSeed and hashKey seed the hashes of names, at random per process,
 // so that names cannot be chosen to collide.
@@ -18,9 +21,6 @@ var (
 	hashSeed = rand.Uint64()
 	hashKey  = rand.Uint64() | 1
 )
-
-// hashMul multiplies a length into a hash (wyhash's first constant).
-const hashMul = 0xa0761d6478bd642f
 
 // mix folds the 128-bit product of a and b into 64 bits.
 func mix(a, b uint64) uint64 {
@@ -82,7 +82,7 @@ func longHash(s string) (uint64, uint64) {
 }
 
 // hash returns the hash of k, which places it in a table.
-func (k nameKey) hash() uint64 { return mix(k.a^hashSeed^k.n*hashMul, k.b^hashKey) }
+func (k nameKey) hash() uint64 { return mix(k.a^hashSeed, k.b^k.n^hashKey) }
 
 // long reports whether k is of a name longer than shortKeyLength.
 func (k nameKey) long() bool { return k.n > shortKeyLength }
@@ -157,6 +157,18 @@ func (x *keyTable[V]) find(k nameKey, name string) *V {
 	return nil
 }
 
+// first returns where the value of name, whose key is k and its hash h,
+// is in x when the slot its probe starts at holds it and the name is
+// short, else nil: the step of find that finds most names, small enough
+// to be inlined on the hot path, which calls find when it returns nil.
+func (x *keyTable[V]) first(k nameKey, h uint64) *V {
+	i := h & uint64(len(x.slots)-1)
+	if i < uint64(len(x.slots)) && x.slots[i].key == k && k.n-1 < shortKeyLength {
+		return &x.slots[i].v
+	}
+	return nil
+}
+
 // holds reports whether slot i holds key k of name.
 func (x *keyTable[V]) holds(i uint64, k nameKey, name string) bool {
 	return x.slots[i].key == k && (!k.long() || (*x.long)[i] == name)
@@ -201,51 +213,130 @@ func (x *keyTable[V]) len() int {
 // with returns a copy of x with the value of name set, growing it when it
 // would be more than half full.
 func (x keyTable[V]) with(name string, v V) keyTable[V] {
-	n := x.len()
-	if 2*(n+1) <= len(x.slots) {
-		next := keyTable[V]{slots: slices.Clone(x.slots)}
+	return x.withAll([]string{name}, func(string) V { return v })
+}
+
+// withAll returns a copy of x with the values of names set, value giving
+// each, growing it when it would be more than half full.
+func (x keyTable[V]) withAll(names []string, value func(name string) V) keyTable[V] {
+	n := len(names) // at most, with those of x when one of names is new
+	for _, name := range names {
+		if x.find(keyOf(name), name) == nil {
+			n += x.len()
+			break
+		}
+	}
+	var next keyTable[V]
+	if len(x.slots) > 0 && 2*n <= len(x.slots) {
+		next.slots = slices.Clone(x.slots)
 		if x.long != nil {
 			long := slices.Clone(*x.long)
 			next.long = &long
 		}
-		next.put(name, v)
-		return next
-	}
-	next := newKeyTable[V](n + 1)
-	for i, sl := range x.slots {
-		if sl.key.n == 0 {
-			continue
+	} else {
+		next = newKeyTable[V](n)
+		for i, sl := range x.slots {
+			if sl.key.n == 0 {
+				continue
+			}
+			long := ""
+			if sl.key.long() {
+				long = (*x.long)[i]
+			}
+			next.putKey(sl.key, long, sl.v)
 		}
-		long := ""
-		if sl.key.long() {
-			long = (*x.long)[i]
-		}
-		next.putKey(sl.key, long, sl.v)
 	}
-	next.put(name, v)
+	for _, name := range names {
+		next.put(name, value(name))
+	}
 	return next
 }
 
 // tableRef is what a database's table lookup finds: the compiled table
 // and, beside it in the slot, its column lookup, so that a decision reads
-// the table's slot and then the column's.
+// the table's slot and then one slot of the column lookup.
 type tableRef struct {
-	t       *tableEntry
-	columns keyTable[colRef]
+	t    *tableEntry
+	cols colSlots
 }
 
 // tableRefs returns the table lookup of tables.
-func tableRefs(tables map[string]*tableEntry) keyTable[tableRef] {
+func tableRefs(tables []*tableEntry) keyTable[tableRef] {
 	x := newKeyTable[tableRef](len(tables))
-	for name, t := range tables {
-		x.put(name, tableRef{t: t, columns: t.columns})
+	for _, t := range tables {
+		x.put(t.name, t.ref())
 	}
 	return x
 }
 
-// colRef is what a table's column lookup finds: the column's index and
-// its effective grade.
-type colRef struct {
-	col   uint32
-	grade uint8
+// dbRefs returns the database lookup of dbs: each database's table lookup.
+func dbRefs(dbs map[string]*dbEntry) keyTable[keyTable[tableRef]] {
+	x := newKeyTable[keyTable[tableRef]](len(dbs))
+	for name, db := range dbs {
+		x.put(name, db.tableIx)
+	}
+	return x
 }
+
+// colSlots is a table's column lookup: an immutable open-addressed hash
+// table over the interned ids of its column names (see snapshot.colIDs),
+// probed linearly. Its first half are the slots, each a word of the id
+// (24 bits; 0: empty) and the column's effective grade; its second half
+// the index of the column of each slot, read only off the hot path. An id
+// is a whole key, so a lookup compares the word in the slot it reads and
+// never a name: for a table of 30 columns the slots are 256 bytes, and a
+// decision reads one cache line of them.
+type colSlots []uint32
+
+// maxColID is the largest id a colSlots holds (24 bits); a table with a
+// column whose name has a larger id has no colSlots and is looked up by
+// name. A variable, so that tests can take that path.
+var maxColID uint32 = 1<<24 - 1
+
+// colSlotOf returns where the probe for id starts in a table of mask+1
+// slots: a multiplicative hash, as ids are dense small integers.
+func colSlotOf(id uint32, mask uint64) uint64 {
+	return (uint64(id) * 0x9e3779b97f4a7c15 >> 32) & mask
+}
+
+// newColSlots returns the column lookup of columns whose name ids are ids
+// and effective grades grades, by index; nil when an id is too large. Of
+// two columns of one name the later is found, as a lookup by name finds
+// it.
+func newColSlots(ids []uint32, grades []uint8) colSlots {
+	n := slotsFor(len(ids))
+	x := make(colSlots, 2*n)
+	mask := uint64(n - 1)
+	for ci, id := range ids {
+		if id > maxColID {
+			return nil
+		}
+		i := colSlotOf(id, mask)
+		for x[i] != 0 && x[i]>>8 != id {
+			i = (i + 1) & mask
+		}
+		x[i] = id<<8 | uint32(grades[ci])
+		x[uint64(n)+i] = uint32(ci)
+	}
+	return x
+}
+
+// find returns the slot of the column whose name id is id (never 0) and
+// the column's effective grade; ok is false when the table has no such
+// column.
+func (x colSlots) find(id uint32) (slot int, grade uint8, ok bool) {
+	n := uint64(len(x) / 2)
+	mask := n - 1
+	for i := colSlotOf(id, mask); i < n; i = (i + 1) & mask {
+		switch v := x[i]; v >> 8 {
+		case id:
+			return int(i), uint8(v), true
+		case 0:
+			return 0, 0, false
+		}
+	}
+	return 0, 0, false
+}
+
+// col returns the index of the column in slot i.
+func (x colSlots) col(slot int) int { return int(x[len(x)/2+slot]) }

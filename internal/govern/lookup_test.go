@@ -113,3 +113,32 @@ func TestAllowedLongNames(t *testing.T) {
 		t.Error("after SetDataset: Allowed = false, want true")
 	}
 }
+
+// TestOracleColumnsByName runs the oracle test with columns whose names
+// have ids above 2 left out of colSlots, so that decisions look them up by
+// name.
+func TestOracleColumnsByName(t *testing.T) {
+	defer func(old uint32) { maxColID = old }(maxColID)
+	maxColID = 2
+	TestOracle(t)
+}
+
+func TestColSlots(t *testing.T) {
+	// Column 3 repeats the name of column 1: the later is found.
+	ids, grades := []uint32{7, 9, 3, 9}, []uint8{1, 0, 3, 2}
+	x := newColSlots(ids, grades)
+	for _, c := range []struct {
+		id       uint32
+		col      int
+		grade    uint8
+		notFound bool
+	}{{id: 7, col: 0, grade: 1}, {id: 9, col: 3, grade: 2}, {id: 3, col: 2, grade: 3}, {id: 4, notFound: true}, {id: 1 << 20, notFound: true}} {
+		slot, grade, ok := x.find(c.id)
+		if ok == c.notFound || ok && (x.col(slot) != c.col || grade != c.grade) {
+			t.Errorf("find(%d) = column %d grade %d %v, want column %d grade %d %v", c.id, x.col(slot), grade, ok, c.col, c.grade, !c.notFound)
+		}
+	}
+	if _, _, ok := colSlots(nil).find(7); ok {
+		t.Error("nil colSlots found a column")
+	}
+}

@@ -424,7 +424,7 @@ func (s *Service) ResourceTags(r Resource) (*TagsView, error) {
 	if r.Column == "" {
 		return snap.tableView(t), nil
 	}
-	ci, ok := t.colIdx[r.Column]
+	ci, ok := snap.colIndex(t, r.Column)
 	if !ok {
 		return nil, fmt.Errorf("resource.column: table %s.%s has no column %q: %w", r.Database, r.Table, r.Column, store.ErrNotFound)
 	}
@@ -506,8 +506,8 @@ func (s *Service) ListResourceTags(database, table string, pageSize int, pageTok
 			}
 			db := snap.dbs[name]
 			items = append(items, item{db: db, ci: -1})
-			for _, tn := range db.tableNames {
-				addTable(db.tables[tn])
+			for _, t := range db.tables {
+				addTable(t)
 			}
 		}
 	}
