@@ -64,6 +64,10 @@ type keyStore struct {
 	runs  []string
 	// spilled counts the bytes written to runs.
 	spilled int64
+	// dense holds the keys while they fit it (see denseKeys); sorted is
+	// set once they did not, or a key was not an exact value.
+	dense  *denseKeys
+	sorted bool
 }
 
 func newKeyStore(tmpDir string, budget int64) *keyStore {
@@ -73,6 +77,22 @@ func newKeyStore(tmpDir string, budget int64) *keyStore {
 }
 
 func (s *keyStore) add(k0, k1 uint64, row int64, prefix string) error {
+	if s.dense != nil {
+		if k1 == 0 && prefix == "" && s.dense.add(k0, row) {
+			return nil
+		}
+		if err := s.leaveDense(); err != nil {
+			return err
+		}
+	} else if s.buf == nil && len(s.runs) == 0 && !s.sorted && k1 == 0 && prefix == "" {
+		s.dense = &denseKeys{budget: int64(s.limit) * entrySize}
+		if s.dense.add(k0, row) {
+			return nil
+		}
+		if err := s.leaveDense(); err != nil {
+			return err
+		}
+	}
 	if len(s.buf) == s.limit {
 		if err := s.spill(); err != nil {
 			return err
@@ -101,6 +121,14 @@ func (s *keyStore) add(k0, k1 uint64, row int64, prefix string) error {
 		p1:  binary.LittleEndian.Uint64(b[8:]),
 	})
 	return nil
+}
+
+// leaveDense moves the keys of the dense store to the sorted buffer (and
+// runs), which take every key from then on.
+func (s *keyStore) leaveDense() error {
+	d := s.dense
+	s.dense, s.sorted = nil, true
+	return d.each(func(v uint64, row int64) error { return s.add(v, 0, row, "") })
 }
 
 // spill sorts the buffer and writes it as a run.
@@ -210,7 +238,7 @@ func decodeEntry(b []byte, prev *entry) int {
 
 // close removes the spill files.
 func (s *keyStore) close() error {
-	s.buf = nil
+	s.buf, s.dense = nil, nil
 	if s.dir == "" {
 		return nil
 	}
@@ -343,6 +371,9 @@ func (s *keyStore) finish(ctx context.Context, maxSamples int) (st keyStats, err
 			err = fmt.Errorf("quality: removing spill files: %w", cerr)
 		}
 	}()
+	if s.dense != nil {
+		return s.dense.stats(maxSamples), nil
+	}
 	slices.SortFunc(s.buf, cmpEntry)
 	h := make(runHeap, 0, len(s.runs)+1)
 	var files []*os.File
