@@ -49,7 +49,11 @@ type Index struct {
 	colIDs    map[string]uint32
 	colIDsIx  keyTable[uint32]
 	colIDsNew []string
-	snap      atomic.Pointer[snapshot]
+	// layouts are the column layouts of the tables compiled, by the ids
+	// of their column names (4 bytes each), so that tables of the same
+	// columns share one (see tableRef).
+	layouts map[string]*colLayout
+	snap    atomic.Pointer[snapshot]
 }
 
 // snapshot is one immutable state of the index.
@@ -108,6 +112,11 @@ type tableEntry struct {
 	// domainSet are the distinct effective domains of the table and its
 	// columns (0: no domain), sorted.
 	domainSet []uint16
+	// layout, when not nil, finds a column's index by the id of its name
+	// as slots does, and grades are the columns' effective grades: the
+	// table's slot in its database's tableIx holds both (see tableRef).
+	layout *colLayout
+	grades packedGrades
 }
 
 // colEntry is a compiled column.
@@ -156,6 +165,7 @@ func (ix *Index) reset() {
 	ix.domainIDs = map[string]uint16{}
 	ix.colIDs = map[string]uint32{}
 	ix.colIDsIx, ix.colIDsNew = keyTable[uint32]{}, nil
+	ix.layouts = map[string]*colLayout{}
 }
 
 func (ix *Index) publish(s *snapshot) { ix.snap.Store(s) }
@@ -400,6 +410,12 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 		ids[i], grades[i] = ix.colID(c.Name), ce.grade
 	}
 	t.slots = newColSlots(ids, grades)
+	if t.slots != nil {
+		t.layout = ix.layoutOf(ids, grades)
+		for ci, g := range grades {
+			t.grades[ci>>4] |= uint64(g) << (uint(ci&15) * 4)
+		}
+	}
 	// Any untagged column or table keeps minGrade at 0.
 	for _, c := range t.cols {
 		if c.grade == 0 || t.minGrade == 0 {
@@ -411,6 +427,35 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 	slices.Sort(domains)
 	t.domainSet = slices.Compact(domains)
 	return t
+}
+
+// layoutOf returns the shared layout of a table whose column names have
+// ids ids, or nil when its columns or grades are too many or too large
+// for one.
+func (ix *Index) layoutOf(ids []uint32, grades []uint8) *colLayout {
+	if len(ids) > layoutColumns {
+		return nil
+	}
+	for _, g := range grades {
+		if g > maxLayoutGrade {
+			return nil
+		}
+	}
+	var buf [4 * maxLayoutColumns]byte
+	key := buf[:0]
+	for _, id := range ids {
+		key = append(key, byte(id), byte(id>>8), byte(id>>16), byte(id>>24))
+	}
+	if l, ok := ix.layouts[string(key)]; ok {
+		return l
+	}
+	cis := make([]uint8, len(ids))
+	for ci := range cis {
+		cis[ci] = uint8(ci)
+	}
+	l := &colLayout{slots: newColSlots(ids, cis)}
+	ix.layouts[string(key)] = l
+	return l
 }
 
 // gradeOf converts a dataset grade, 0 when it is not on the scale.
@@ -595,12 +640,14 @@ func removeSorted(ss []string, v string) []string {
 
 // table returns the compiled table, or nil.
 func (s *snapshot) table(db, tbl string) *tableEntry {
-	tables, ok := s.dbIx.get(db)
-	if !ok {
+	tables := s.dbIx.find(keyOf(db), db)
+	if tables == nil {
 		return nil
 	}
-	ref, _ := tables.get(tbl)
-	return ref.t
+	if ref := tables.find(keyOf(tbl), tbl); ref != nil {
+		return ref.t
+	}
+	return nil
 }
 
 // group returns the compiled group, or nil when it holds no grant.
@@ -700,28 +747,34 @@ func (cg *compiledGrant) allows(p Permission, t *tableEntry, ci int) bool {
 }
 
 // ref returns the table's entry in its database's table lookup.
-func (t *tableEntry) ref() tableRef { return tableRef{t: t, cols: t.slots} }
+func (t *tableEntry) ref() tableRef { return tableRef{t: t, layout: t.layout, grades: t.grades} }
 
 // column returns the index and effective grade of the column of r's table
-// whose name is name and name id is id; ok is false when there is none.
+// whose name is name and name id is id; ok is false when there is none:
+// by the layout and grades in r when it has them, else by the table's
+// colSlots, else by name.
 func (r *tableRef) column(id uint32, name string) (ci int, grade uint8, ok bool) {
-	if r.cols == nil {
-		return r.t.columnByName(name)
+	if r.layout != nil {
+		if ci, ok = r.layout.column(id); !ok {
+			return 0, 0, false
+		}
+		return ci, r.grades.grade(ci), true
 	}
-	slot, grade, ok := r.cols.find(id)
+	return r.t.column(id, name)
+}
+
+// column returns the index and effective grade of the column of t whose
+// name is name and name id is id by its colSlots, or by name when it has
+// none; ok is false when there is none.
+func (t *tableEntry) column(id uint32, name string) (ci int, grade uint8, ok bool) {
+	if t.slots == nil {
+		return t.columnByName(name)
+	}
+	slot, grade, ok := t.slots.find(id)
 	if !ok {
 		return 0, 0, false
 	}
-	return r.cols.col(slot), grade, true
-}
-
-// colAt returns the column of r's table whose index is ci, or when ci is
-// negative the column in slot of r's colSlots.
-func (r *tableRef) colAt(ci, slot int) *colEntry {
-	if ci < 0 {
-		ci = r.cols.col(slot)
-	}
-	return &r.t.cols[ci]
+	return t.slots.col(slot), grade, true
 }
 
 // columnByName finds a column by comparing names, the last of a name as
@@ -752,8 +805,9 @@ func (s *snapshot) colIndex(t *tableEntry, name string) (int, bool) {
 // database.table. It is the hot path of access checks: the column name's
 // id, the database and the table are found by short hashes into the
 // snapshot's lookup tables, each compared in the slot it reads, the column
-// by its id in one slot of the table's colSlots, without allocating. An
-// unknown table or column is not allowed.
+// by its id in the table's layout and its grade in the table's slot (or
+// in one slot of the table's colSlots when it has no layout), without
+// allocating. An unknown table or column is not allowed.
 func (ix *Index) Allowed(groups []string, database, table, column string, p Permission) bool {
 	s := ix.load()
 	if p >= numPermissions {
@@ -783,13 +837,17 @@ func (ix *Index) Allowed(groups []string, database, table, column string, p Perm
 			return false
 		}
 	}
-	slot, grade, ok := ref.cols.find(*id)
-	ci := -1 // the column's index, when found by name
-	if !ok {
-		if ref.cols != nil {
+	var ci int
+	var grade uint8
+	if l := ref.layout; l != nil {
+		var ok bool
+		if ci, ok = l.column(*id); !ok {
 			return false
 		}
-		if ci, grade, ok = ref.t.columnByName(column); !ok {
+		grade = ref.grades.grade(ci)
+	} else {
+		var ok bool
+		if ci, grade, ok = ref.t.column(*id, column); !ok {
 			return false
 		}
 	}
@@ -818,7 +876,7 @@ func (ix *Index) Allowed(groups []string, database, table, column string, p Perm
 		if *g == nil {
 			continue
 		}
-		if grade >= (*g).minAny[p] || (*g).hasDomain[p] && (*g).opensColumn(p, ref.colAt(ci, slot)) {
+		if grade >= (*g).minAny[p] || (*g).hasDomain[p] && (*g).opensColumn(p, &ref.t.cols[ci]) {
 			return true
 		}
 	}

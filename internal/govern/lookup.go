@@ -11,9 +11,12 @@ import (
 // the table by that id. They are immutable open-addressed hash tables,
 // probed linearly, with no interface calls and no locks, whose slots hold
 // the keys, so that a decision is four short hashes and, for a table not
-// in cache, two cache misses: the table's slot and one line of its
-// colSlots. Column names recur across tables, so their ids are in cache;
-// a table's colSlots are 8 bytes a column.
+// in cache, one cache miss: the table's slot, which holds its columns'
+// grades and a layout that finds a column's index by the id of its name,
+// shared by the tables of the same columns (see tableRef). Column names
+// and layouts recur across tables, so they are in cache. A table without
+// a layout costs a second miss, one line of its own colSlots (8 bytes a
+// column).
 
 // hashSeed and hashKey seed the hashes of names, at random per process,
 // so that names cannot be chosen to collide.
@@ -253,11 +256,49 @@ func (x keyTable[V]) withAll(names []string, value func(name string) V) keyTable
 }
 
 // tableRef is what a database's table lookup finds: the compiled table
-// and, beside it in the slot, its column lookup, so that a decision reads
-// the table's slot and then one slot of the column lookup.
+// and, beside it in the slot, its columns' layout and their effective
+// grades, so that a decision on a table whose layout is shared with
+// others (and so in cache) reads the table's slot alone: with the key, a
+// slot is 64 bytes, one cache line. A table without a layout (see
+// newLayout) is looked up in its own colSlots.
 type tableRef struct {
-	t    *tableEntry
-	cols colSlots
+	t      *tableEntry
+	layout *colLayout
+	grades packedGrades
+}
+
+// packedGrades are the effective grades of up to maxLayoutColumns
+// columns by index, 4 bits each.
+type packedGrades [3]uint64
+
+// maxLayoutColumns is the most columns of a table with a layout, and
+// maxLayoutGrade the largest grade it may have.
+const (
+	maxLayoutColumns = 48
+	maxLayoutGrade   = 15
+)
+
+// layoutColumns is the most columns of a table given a layout: a
+// variable, so that tests can take the paths of tables without one.
+var layoutColumns = maxLayoutColumns
+
+// grade returns the grade of column ci.
+func (p *packedGrades) grade(ci int) uint8 {
+	return uint8(p[ci>>4]>>(uint(ci&15)*4)) & maxLayoutGrade
+}
+
+// colLayout finds the index of a column of a table by the id of its name:
+// a colSlots whose grades are column indexes, shared by the tables whose
+// column names are the same in the same order.
+type colLayout struct {
+	slots colSlots
+}
+
+// column returns the index of the column whose name id is id; ok is
+// false when there is none.
+func (l *colLayout) column(id uint32) (ci int, ok bool) {
+	_, c, ok := l.slots.find(id)
+	return int(c), ok
 }
 
 // tableRefs returns the table lookup of tables.
