@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -22,6 +23,8 @@ import (
 	"github.com/cedar-policy/cedar-go"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	lakeplanev1 "github.com/lakeplane/lakeplane/gen/lakeplane/v1"
 	"github.com/lakeplane/lakeplane/internal/dataset"
@@ -61,6 +64,7 @@ func authz(args []string) error {
 	clients := fs.Int("clients", 4*runtime.NumCPU(), "concurrent gRPC clients")
 	calls := fs.Int("calls", 200_000, "most gRPC calls")
 	maxTime := fs.Duration("grpc-time", 10*time.Second, "most time for the gRPC run")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the gRPC run (client and server) to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -97,11 +101,19 @@ func authz(args []string) error {
 		cm = measureCedar(cd, cat, qs)
 	}
 
-	g, err := measureGRPC(ctx, svc, qs, *clients, *calls, *maxTime)
+	stopProfile, err := startCPUProfile(*cpuProfile)
 	if err != nil {
 		return err
 	}
-	printAuthz(os.Stdout, m, cm, g, *clients)
+	g, err := measureGRPC(ctx, svc, qs, *clients, *calls, *maxTime)
+	if err := errors.Join(err, stopProfile()); err != nil {
+		return err
+	}
+	floor, err := measureGRPCFloor(ctx, *clients, *calls, *maxTime)
+	if err != nil {
+		return err
+	}
+	printAuthz(os.Stdout, m, cm, g, floor, *clients)
 	return nil
 }
 
@@ -388,12 +400,15 @@ func measureCedar(cd *cedarDecider, cat *authzCatalog, qs []authzQuery) *measure
 	return m
 }
 
-// grpcMeasured is the outcome of the gRPC run.
+// grpcMeasured is the outcome of a gRPC run.
 type grpcMeasured struct {
 	calls    int
 	elapsed  time.Duration
 	p50, p99 time.Duration
 }
+
+// rate is calls per second.
+func (g *grpcMeasured) rate() float64 { return float64(g.calls) / g.elapsed.Seconds() }
 
 // measureGRPC serves the service's GrantsService on a loopback port
 // through internal/server (the interceptors of the real server, with
@@ -405,19 +420,59 @@ func measureGRPC(ctx context.Context, svc *govern.Service, qs []authzQuery, clie
 		return nil, err
 	}
 	defer stop()
-	// A few connections, shared by the clients, as a portal's pool would.
+	return callConcurrently(ctx, addr, clients, maxCalls, maxTime, func(c *grpc.ClientConn) func(n int) error {
+		cl := lakeplanev1.NewGrantsServiceClient(c)
+		return func(n int) error {
+			q := &qs[n&(len(qs)-1)]
+			_, err := cl.CheckAccess(ctx, &lakeplanev1.CheckAccessRequest{Groups: q.group, Database: q.db, Table: q.table, Columns: []string{q.column}, Permission: lakeplanev1.Permission_SELECT})
+			if err != nil {
+				return fmt.Errorf("CheckAccess over gRPC: %w", err)
+			}
+			return nil
+		}
+	})
+}
+
+// measureGRPCFloor calls the health service of a bare grpc-go server (no
+// interceptors, no telemetry) in the same way, so that CheckAccess's rate
+// can be read against what gRPC itself does on this machine at this time.
+func measureGRPCFloor(ctx context.Context, clients, maxCalls int, maxTime time.Duration) (*grpcMeasured, error) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go srv.Serve(lis)
+	defer srv.Stop()
+	return callConcurrently(ctx, lis.Addr().String(), clients, maxCalls, maxTime, func(c *grpc.ClientConn) func(n int) error {
+		cl := healthpb.NewHealthClient(c)
+		return func(int) error {
+			if _, err := cl.Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
+				return fmt.Errorf("health Check over gRPC: %w", err)
+			}
+			return nil
+		}
+	})
+}
+
+// callConcurrently makes calls to addr from concurrent clients, over a few
+// connections shared by them as a portal's pool would, until maxCalls
+// calls or maxTime, and times each. newCall returns, for a connection,
+// what makes call number n.
+func callConcurrently(ctx context.Context, addr string, clients, maxCalls int, maxTime time.Duration, newCall func(*grpc.ClientConn) func(n int) error) (*grpcMeasured, error) {
 	conns := make([]*grpc.ClientConn, min(clients, 4))
+	calls := make([]func(int) error, len(conns))
 	for i := range conns {
+		var err error
 		if conns[i], err = grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials())); err != nil {
 			return nil, err
 		}
 		defer conns[i].Close()
-	}
-	// Warm up the connections.
-	for _, c := range conns {
-		q := qs[0]
-		if _, err := lakeplanev1.NewGrantsServiceClient(c).CheckAccess(ctx, &lakeplanev1.CheckAccessRequest{Groups: q.group, Database: q.db, Table: q.table, Columns: []string{q.column}}); err != nil {
-			return nil, fmt.Errorf("CheckAccess over gRPC: %w", err)
+		calls[i] = newCall(conns[i])
+		// Warm up the connection.
+		if err := calls[i](0); err != nil {
+			return nil, err
 		}
 	}
 	var next atomic.Int64
@@ -430,16 +485,14 @@ func measureGRPC(ctx context.Context, svc *govern.Service, qs []authzQuery, clie
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cl := lakeplanev1.NewGrantsServiceClient(conns[w%len(conns)])
-			for {
+			call := calls[w%len(calls)]
+			for ctx.Err() == nil {
 				n := int(next.Add(1)) - 1
 				if n >= maxCalls || (n&63 == 0 && time.Now().After(deadline)) {
 					return
 				}
-				q := &qs[n&(len(qs)-1)]
 				t0 := time.Now()
-				_, err := cl.CheckAccess(ctx, &lakeplanev1.CheckAccessRequest{Groups: q.group, Database: q.db, Table: q.table, Columns: []string{q.column}, Permission: lakeplanev1.Permission_SELECT})
-				if err != nil {
+				if err := call(n); err != nil {
 					errs[w] = err
 					return
 				}
@@ -449,8 +502,8 @@ func measureGRPC(ctx context.Context, svc *govern.Service, qs []authzQuery, clie
 	}
 	wg.Wait()
 	elapsed := time.Since(begin)
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("CheckAccess over gRPC: %w", err)
+	if err := errors.Join(append(errs, ctx.Err())...); err != nil {
+		return nil, err
 	}
 	all := slices.Concat(lat...)
 	slices.Sort(all)
@@ -461,7 +514,7 @@ func measureGRPC(ctx context.Context, svc *govern.Service, qs []authzQuery, clie
 }
 
 // printAuthz prints the results with cedar-go's and the ratios.
-func printAuthz(w io.Writer, m, cm *measured, g *grpcMeasured, clients int) {
+func printAuthz(w io.Writer, m, cm *measured, g, floor *grpcMeasured, clients int) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "measure\tlakeplane\tcedar-go\tcedar/lakeplane\ttarget\t")
 	row := func(name string, ours, theirs float64, target string) {
@@ -479,9 +532,11 @@ func printAuthz(w io.Writer, m, cm *measured, g *grpcMeasured, clients int) {
 	row("ns per column decision, random tables", m.randomNs, c.randomNs, ">= 25x")
 	row("ns per readable columns of a table", m.listNs, c.listNs, ">= 100x")
 	fmt.Fprintf(tw, "allocs per column decision\t%.0f\t%s\t\t0\t\n", m.allocs, map[bool]string{true: "-", false: strconv.FormatFloat(c.allocs, 'f', 0, 64)}[cm == nil])
-	rate := float64(g.calls) / g.elapsed.Seconds()
+	rate, floorRate := g.rate(), floor.rate()
 	fmt.Fprintf(tw, "gRPC CheckAccess/s (%d clients, %d calls)\t%.0f\t\t\t>= 20000\t\n", clients, g.calls, rate)
 	fmt.Fprintf(tw, "gRPC p50 / p99 latency\t%v / %v\t\t\tp99 < 5ms\t\n", g.p50.Round(time.Microsecond), g.p99.Round(time.Microsecond))
+	fmt.Fprintf(tw, "bare grpc-go health Check/s, same clients\t%.0f\t\t%.0f%%\t\t\n", floorRate, 100*rate/floorRate)
+	fmt.Fprintf(tw, "bare grpc-go p50 / p99 latency\t%v / %v\t\t\t\t\n", floor.p50.Round(time.Microsecond), floor.p99.Round(time.Microsecond))
 	tw.Flush()
 	fmt.Fprintf(w, "GOMAXPROCS=%d, %s\n", runtime.GOMAXPROCS(0), runtime.Version())
 }

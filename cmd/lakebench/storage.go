@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -118,13 +117,11 @@ func storageBench(args []string) error {
 	}
 	defer stop()
 	client := lakeplanev1.NewStorageServiceClient(conn)
-	if *cpuProfile != "" {
-		stopProfile, err := startProfile(*cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer stopProfile()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	uri := "file://" + src
 
 	count, wc, err := alternate(*repeat, countLinesPass(ctx, client, uri), toolPass("wc", "-l", src))
@@ -172,19 +169,6 @@ func storageBench(args []string) error {
 	}
 	printStorage(os.Stdout, []storageTiming{count, wc, counted, gnu, streamed, gnuStreamed}, *maxMatches)
 	return nil
-}
-
-// startProfile starts a CPU profile into path and returns how to stop it.
-func startProfile(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("--cpuprofile: %w", err)
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // sameCounts fails unless lakeplane's pass and the tool's (when it ran)

@@ -289,8 +289,10 @@ func (s *snapshot) decide(c Check) Decision {
 	d := Decision{AllowedColumns: []string{}, DeniedColumns: []string{}}
 	var firstDenied = -2 // column index of the first denied column; -1: the table; -2: none
 	deniedUnknown := ""
-	decidingGrants := map[*compiledGrant][]string{}
-	var order []*compiledGrant
+	// deciding are the grants that opened columns, in the order they first
+	// did, with the columns each opened.
+	var deciding []*compiledGrant
+	var opened [][]string
 	decideOne := func(name string, ci int) {
 		for _, g := range groups {
 			if !g.allows(c.Permission, t, ci) {
@@ -298,10 +300,12 @@ func (s *snapshot) decide(c Check) Decision {
 			}
 			for _, cg := range g.grants {
 				if cg.allows(c.Permission, t, ci) {
-					if _, ok := decidingGrants[cg]; !ok {
-						order = append(order, cg)
+					i := slices.Index(deciding, cg)
+					if i < 0 {
+						i = len(deciding)
+						deciding, opened = append(deciding, cg), append(opened, nil)
 					}
-					decidingGrants[cg] = append(decidingGrants[cg], name)
+					opened[i] = append(opened[i], name)
 					break
 				}
 			}
@@ -339,10 +343,10 @@ func (s *snapshot) decide(c Check) Decision {
 		d.Reason = s.denyReason(c, groups, t, firstDenied)
 	case d.Allowed:
 		var parts []string
-		for _, cg := range order {
-			part := fmt.Sprintf("group %q grant %s (%s)", cg.g.Group, cg.g.ID, s.exprText(cg))
+		for i, cg := range deciding {
+			part := cg.label
 			if len(t.cols) > 0 {
-				part += fmt.Sprintf(" opens %s", s.columnsText(t, decidingGrants[cg]))
+				part += " opens " + s.columnsText(t, opened[i])
 			} else {
 				part += fmt.Sprintf(" matches the table (%s)", s.tagsText(t.grade, t.gradeFrom, t.domain, t.domainFrom))
 			}
@@ -387,14 +391,20 @@ func (s *snapshot) domainName(id uint16) string {
 
 // exprText renders a grant's expression as Lake Formation would.
 func (s *snapshot) exprText(cg *compiledGrant) string {
-	text := fmt.Sprintf("%s IN (%s)", s.scale.Key, strings.Join(s.scale.inValues(int(cg.grade)), ","))
-	if len(cg.domains) > 0 {
-		var ds []string
-		for _, id := range cg.domains {
-			ds = append(ds, s.domainName(id))
-		}
-		slices.Sort(ds)
-		text += fmt.Sprintf(" AND %s IN (%s)", s.domainKey, strings.Join(ds, ","))
+	var ds []string
+	for _, id := range cg.domains {
+		ds = append(ds, s.domainName(id))
+	}
+	return grantExpr(s.scale, s.domainKey, cg.grade, ds)
+}
+
+// grantExpr renders the expression of a grant of grade, narrowed to
+// domains when there are any, as Lake Formation would.
+func grantExpr(scale GradeScale, domainKey string, grade uint8, domains []string) string {
+	text := fmt.Sprintf("%s IN (%s)", scale.Key, strings.Join(scale.inValues(int(grade)), ","))
+	if len(domains) > 0 {
+		ds := slices.Sorted(slices.Values(domains))
+		text += fmt.Sprintf(" AND %s IN (%s)", domainKey, strings.Join(slices.Compact(ds), ","))
 	}
 	return text
 }
@@ -427,7 +437,7 @@ func (s *snapshot) denyReason(c Check, groups []*groupEntry, t *tableEntry, ci i
 	for _, g := range groups {
 		for _, cg := range g.grants {
 			if cg.perms.Has(c.Permission) {
-				with = append(with, fmt.Sprintf("group %q grant %s (%s)", g.name, cg.g.ID, s.exprText(cg)))
+				with = append(with, cg.label)
 			}
 		}
 	}

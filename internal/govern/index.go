@@ -1,6 +1,7 @@
 package govern
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -146,6 +147,8 @@ type compiledGrant struct {
 	grade   uint8
 	perms   PermSet
 	domains []uint16 // sorted; empty: not narrowed
+	// label names the grant and its expression in reasons.
+	label string
 }
 
 // NewIndex returns an empty index for a grade scale and domain key.
@@ -520,6 +523,7 @@ func (ix *Index) compileGrant(g *store.GroupGrant) *compiledGrant {
 	}
 	slices.Sort(cg.domains)
 	cg.domains = slices.Compact(cg.domains)
+	cg.label = fmt.Sprintf("group %q grant %s (%s)", g.Group, g.ID, grantExpr(ix.scale, ix.domainKey, cg.grade, g.Domains))
 	return cg
 }
 
