@@ -116,8 +116,8 @@ func (g *LoadGate) PostLoadRules() string {
 // the snapshot's row count from its summary; the snapshot's rows are read
 // (tables.Read) only when another rule needs them, so a suite whose only
 // post-load rule is RowCount records 0 rows evaluated.
-// ReferentialIntegrity reads each referenced dataset's current snapshot,
-// up to the service's reference row limit.
+// ReferentialIntegrity reads each referenced dataset's current snapshot
+// (its keys are sorted and spilled, so any size fits the memory budget).
 func (g *LoadGate) PostLoad(ctx context.Context, snapshotID int64, jobID string) (*suite.Validation, bool, error) {
 	if !g.HasPostLoad() {
 		return nil, true, nil

@@ -3,7 +3,7 @@ package quality
 import (
 	"context"
 	"errors"
-	"strings"
+	"slices"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -98,36 +98,48 @@ func (refTables) SnapshotRowCount(context.Context, string, int64) (int64, int64,
 	return 0, 0, errors.New("not used")
 }
 
-func TestReferenceSetReadsKeysUpToTheLimit(t *testing.T) {
+// TestReferenceKeysStreamsTheTable checks the service's reference lookup:
+// every key of the table reaches add, in table order (repeats included,
+// whatever the table's size: there is no row limit), rows with a null are
+// left out, and a missing column, a missing dataset, a failing add and a
+// cancelled context are errors.
+func TestReferenceKeysStreamsTheTable(t *testing.T) {
 	d := &dataset.Dataset{ID: "ref.codes", Columns: []dataset.Column{{Name: "code", Type: dataset.TypeString, Nullable: true}}}
 	s := func(v string) *string { return &v }
 	tbl := refTables{schema: tables.ArrowSchema(d), codes: []*string{s("A"), nil, s("B"), s("A"), s("")}}
-	refs := &tableReferences{store: refStore{d: d}, tables: tbl, limit: 5}
-	set, err := refs.ReferenceSet(context.Background(), "ref.codes", []string{"code"})
+	refs := &tableReferences{store: refStore{d: d}, tables: tbl}
+	ctx := context.Background()
+	var got []string
+	err := refs.ReferenceKeys(ctx, "ref.codes", []string{"code"}, func(key []string) error {
+		if len(key) != 1 {
+			t.Fatalf("key %q has %d values, want 1", key, len(key))
+		}
+		got = append(got, key[0])
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for key, want := range map[string]bool{"A": true, "B": true, "": true, "NULL": false, "C": false} {
-		if got := set.Contains([]string{key}); got != want {
-			t.Errorf("Contains(%q) = %v, want %v", key, got, want)
-		}
+	if want := []string{"A", "B", "A", ""}; !slices.Equal(got, want) {
+		t.Errorf("keys %q, want %q", got, want)
 	}
-	refs.limit = 4
-	if _, err := refs.ReferenceSet(context.Background(), "ref.codes", []string{"code"}); err == nil || !strings.Contains(err.Error(), "more than 4 rows") {
-		t.Fatalf("a reference over the row limit: %v", err)
-	}
-	if _, err := refs.ReferenceSet(context.Background(), "ref.codes", []string{"nope"}); err == nil || !strings.Contains(err.Error(), `no column "nope"`) {
-		t.Fatalf("a reference to a missing column: %v", err)
-	}
-	if _, err := refs.ReferenceSet(context.Background(), "ref.other", []string{"code"}); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("a reference to a missing dataset: %v", err)
-	}
-}
 
-func TestKeySetTellsMultiColumnKeysApart(t *testing.T) {
-	set := keySet{}
-	set.add([]string{"a:b", "c"})
-	if set.Contains([]string{"a", "b:c"}) || !set.Contains([]string{"a:b", "c"}) {
-		t.Fatal("two different keys encode alike")
+	stop := errors.New("stop")
+	calls := 0
+	err = refs.ReferenceKeys(ctx, "ref.codes", []string{"code"}, func([]string) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("an add that fails: %v after %d calls, want %v after 1", err, calls, stop)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := refs.ReferenceKeys(cctx, "ref.codes", []string{"code"}, func([]string) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled read: %v", err)
+	}
+	noKeys := func([]string) error { t.Error("a key of a failed lookup"); return nil }
+	if err := refs.ReferenceKeys(ctx, "ref.codes", []string{"nope"}, noKeys); err == nil || err.Error() != `referenced dataset ref.codes has no column "nope"` {
+		t.Errorf("a reference to a missing column: %v", err)
+	}
+	if err := refs.ReferenceKeys(ctx, "ref.other", []string{"code"}, noKeys); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a reference to a missing dataset: %v", err)
 	}
 }

@@ -69,23 +69,13 @@ type Service struct {
 	decode csvstream.ParallelOptions
 }
 
-// NewService returns a Service; tempDir is where uniqueness checks spill
-// (the system's when empty). ReferentialIntegrity rules read the
-// referenced datasets' tables through t, up to DefaultReferenceRowLimit
-// rows each.
+// NewService returns a Service; tempDir is where uniqueness and
+// ReferentialIntegrity checks spill (the system's when empty).
+// ReferentialIntegrity rules read the referenced datasets' tables through
+// t, whatever their size.
 func NewService(s Store, o Objects, t Tables, tempDir string) *Service {
 	return &Service{store: s, objects: o, tables: t, tempDir: tempDir,
-		refs: &tableReferences{store: s, tables: t, limit: DefaultReferenceRowLimit}}
-}
-
-// WithReferenceRowLimit sets the most rows of a referenced dataset that a
-// ReferentialIntegrity rule reads into memory (a larger dataset makes the
-// rule ERROR); it returns s. Call it before the service is used.
-func (s *Service) WithReferenceRowLimit(rows int64) *Service {
-	if rows > 0 {
-		s.refs.limit = rows
-	}
-	return s
+		refs: &tableReferences{store: s, tables: t}}
 }
 
 // WithAlerts makes every validation that does not pass, whichever way it

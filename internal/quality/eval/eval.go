@@ -20,7 +20,15 @@
 //     the chance of a memory error, so collisions are not confirmed
 //     against the values (which would need a second pass or spilling the
 //     values themselves). 100 million keys take 4 GB of spill files and
-//     about 60 runs at the default 64 MiB budget.
+//     about 60 runs at the default 64 MiB budget;
+//   - ReferentialIntegrity is a sort-merge anti-join in the same kind of
+//     stores: the referenced dataset's keys and the checked rows' keys
+//     (their values' text, hashed as multi-column keys are) go into one
+//     store each, and Finish merges the two in key order to count the rows
+//     whose key the reference lacks, so a reference of any size is checked
+//     in the same memory (a collision, as unlikely as above, would count
+//     a missing key as found). A sample shows the first 16 bytes of the
+//     missing key's text, then "…" when it is longer.
 //
 // Semantics: a null value fails every per-row condition except one that
 // names NULL (= NULL, in [..., NULL]); a where clause's NOT is two-valued
@@ -34,8 +42,8 @@
 // Header rules (ColumnCount, ColumnExists, ColumnNamesMatchPattern,
 // ColumnOrder, ColumnDataType of a typed column) are decided from the
 // header and the schema when the Evaluator is made. ReferentialIntegrity
-// looks the referenced keys up through Options.References; RowCount of a
-// whole table can come from Options.Table.
+// reads the referenced keys through Options.References when the Evaluator
+// is made; RowCount of a whole table can come from Options.Table.
 package eval
 
 import (
@@ -111,20 +119,17 @@ type Result struct {
 	Parts []Result
 }
 
-// ReferenceLookup opens the key set of a referenced dataset for
+// ReferenceLookup reads the keys of a referenced dataset for
 // ReferentialIntegrity.
 type ReferenceLookup interface {
-	// ReferenceSet returns the distinct values of dataset's columns (in
-	// the current snapshot).
-	ReferenceSet(ctx context.Context, dataset string, columns []string) (ReferenceSet, error)
-}
-
-// ReferenceSet is a referenced dataset's key set.
-type ReferenceSet interface {
-	// Contains reports whether the referenced columns hold key, one value
-	// per column as text (decimals with their scale, dates 2006-01-02,
-	// timestamps RFC 3339 in UTC).
-	Contains(key []string) bool
+	// ReferenceKeys calls add with each key of dataset's columns (in the
+	// current snapshot), one value per column as text (as ValueText
+	// renders it: decimals with their scale, dates 2006-01-02, timestamps
+	// RFC 3339 in UTC), leaving out the keys with a null. Keys may repeat
+	// and come in any order; add does not keep key, so ReferenceKeys may
+	// reuse it. An error from add stops the read, and ReferenceKeys
+	// returns it (wrapped or not).
+	ReferenceKeys(ctx context.Context, dataset string, columns []string, add func(key []string) error) error
 }
 
 // TableStats gives whole-table figures for rules run after a load.
@@ -142,8 +147,10 @@ type Options struct {
 	// columns, and columns whose grade the caller may not read). Nil masks
 	// nothing.
 	Masked func(column string) bool
-	// MemoryBudget bounds the memory of the uniqueness rules' keys, shared
-	// among them; 64 MiB when 0.
+	// MemoryBudget bounds the memory of the keys of the uniqueness and
+	// ReferentialIntegrity rules, shared equally among their key stores
+	// (one per column set and where clause of the uniqueness rules, two
+	// per ReferentialIntegrity rule); 64 MiB when 0.
 	MemoryBudget int64
 	// TempDir is where keys spill; os.TempDir() when empty.
 	TempDir string
@@ -209,6 +216,7 @@ type Evaluator struct {
 	leaves   []leaf
 	wheres   map[string]*whereEval
 	keys     map[string]*keyCollector
+	refs     []*referenceLeaf
 	read     []bool // by field: some rule reads the column's values
 	rows     int64
 	finished bool
@@ -217,8 +225,10 @@ type Evaluator struct {
 // New compiles rs (as dqdl.Parse or dqdl.FromStructured return it) for
 // batches of schema. Rules that cannot run on these
 // columns (a missing column, a mean of a STRING column) are not an error
-// here: their results are ERROR with the reason. ctx is used to open
-// reference sets.
+// here: their results are ERROR with the reason. ctx is used to read the
+// keys of the datasets that ReferentialIntegrity rules refer to, which
+// go into key stores (spilling like uniqueness keys); a failed read makes
+// the rule ERROR.
 func New(ctx context.Context, rs *dqdl.Ruleset, schema *arrow.Schema, opts Options) (*Evaluator, error) {
 	if rs == nil || schema == nil {
 		return nil, errors.New("quality/eval: a ruleset and a schema are required")
@@ -248,26 +258,31 @@ func New(ctx context.Context, rs *dqdl.Ruleset, schema *arrow.Schema, opts Optio
 		}
 	}
 	for _, r := range rs.Rules {
-		e.nodes = append(e.nodes, e.compileNode(ctx, r))
+		e.nodes = append(e.nodes, e.compileNode(r))
 	}
-	// Share the budget among the key stores.
-	if n := len(e.keys); n > 0 {
+	// Share the budget among the key stores: one per key collector, two
+	// per ReferentialIntegrity rule.
+	if n := int64(len(e.keys) + 2*len(e.refs)); n > 0 {
+		share := opts.MemoryBudget / n
 		for _, k := range e.keys {
-			k.store = newKeyStore(opts.TempDir, opts.MemoryBudget/int64(n))
+			k.store = newKeyStore(opts.TempDir, share)
+		}
+		for _, l := range e.refs {
+			l.open(ctx, opts.References, opts.TempDir, share)
 		}
 	}
 	return e, nil
 }
 
-func (e *Evaluator) compileNode(ctx context.Context, r *dqdl.Rule) *node {
+func (e *Evaluator) compileNode(r *dqdl.Rule) *node {
 	n := &node{rule: r}
 	if !r.IsLeaf() {
 		for _, p := range r.Parts {
-			n.parts = append(n.parts, e.compileNode(ctx, p))
+			n.parts = append(n.parts, e.compileNode(p))
 		}
 		return n
 	}
-	l, err := e.compileLeaf(ctx, r)
+	l, err := e.compileLeaf(r)
 	if err != nil {
 		l = &fixedLeaf{res: Result{Rule: r.String(), Outcome: Error, Expected: expected(r), Message: err.Error()}}
 	}
@@ -366,7 +381,7 @@ func (e *Evaluator) where(r *dqdl.Rule) (*whereEval, error) {
 	return w, nil
 }
 
-func (e *Evaluator) compileLeaf(ctx context.Context, r *dqdl.Rule) (leaf, error) {
+func (e *Evaluator) compileLeaf(r *dqdl.Rule) (leaf, error) {
 	text := r.String()
 	res := Result{Rule: text, Expected: expected(r)}
 	switch r.Type {
@@ -486,7 +501,7 @@ func (e *Evaluator) compileLeaf(ctx context.Context, r *dqdl.Rule) (leaf, error)
 	case dqdl.TypeIsUnique, dqdl.TypeUniqueness, dqdl.TypeIsPrimaryKey, dqdl.TypeUniqueValueRatio, dqdl.TypeDistinctValuesCount:
 		return e.unique(r)
 	case dqdl.TypeReferentialIntegrity:
-		return e.reference(ctx, r)
+		return e.reference(r)
 	case dqdl.TypeCustomSQL:
 		return nil, errors.New("lakeplane has no SQL engine to run CustomSql")
 	}
@@ -560,6 +575,11 @@ func (e *Evaluator) Close() error {
 	var errs []error
 	for _, k := range e.keys {
 		if err := k.store.close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, l := range e.refs {
+		if err := l.close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

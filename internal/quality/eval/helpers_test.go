@@ -35,16 +35,18 @@ const testCSV = `id,name,amount,score,d,ts,code
 
 var testNow = time.Date(2024, 6, 3, 12, 0, 0, 0, time.UTC)
 
-// mapRefs is an in-memory ReferenceLookup.
+// mapRefs is an in-memory ReferenceLookup: by "dataset.col1,col2", the
+// keys, their values joined by ",".
 type mapRefs map[string]map[string]bool
 
-func (m mapRefs) ReferenceSet(_ context.Context, dataset string, columns []string) (ReferenceSet, error) {
-	return mapSet(m[dataset+"."+strings.Join(columns, ",")]), nil
+func (m mapRefs) ReferenceKeys(_ context.Context, dataset string, columns []string, add func(key []string) error) error {
+	for k := range m[dataset+"."+strings.Join(columns, ",")] {
+		if err := add(strings.Split(k, ",")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
-
-type mapSet map[string]bool
-
-func (s mapSet) Contains(key []string) bool { return s[strings.Join(key, ",")] }
 
 // validate runs text over csv decoded with cols (batches of batchRows).
 // It runs the suite twice, once over every column and once over only the

@@ -52,10 +52,13 @@ func cmpEntry(a, b entry) int {
 }
 
 // keyStore collects the keys of a column set to count distinct and
-// duplicated values exactly in bounded memory: keys go into a buffer of at
-// most budget bytes; a full buffer is sorted and written to a temporary
-// file (a run); Finish merges the runs and the last buffer and counts each
-// group of equal keys. Memory is the buffer plus one read buffer per run.
+// duplicated values, or to look keys up, exactly in bounded memory: keys
+// go into a buffer of at most budget bytes; a full buffer is sorted and
+// written to a temporary file (a run); open merges the runs and the last
+// buffer into one sorted stream (a cursor), which finish reads to count
+// each group of equal keys and antiJoin to find the keys another store
+// lacks. Memory is the buffer plus, while merging, one read buffer per
+// run.
 type keyStore struct {
 	dir   string // created on the first spill
 	tmp   string // parent of dir
@@ -348,76 +351,155 @@ func (h *runHeap) popRoot() {
 	h.down(0)
 }
 
-// sampleHeap keeps the duplicated rows with the smallest row numbers.
-type sampleHeap []entry
+// cursor reads the entries of a key store in key order: a k-way merge of
+// its runs and its sorted buffer through a runHeap. It holds one read
+// buffer per run.
+type cursor struct {
+	h     runHeap
+	files []*os.File
+	n     int // entries read, to check ctx now and then
+}
 
-func (h sampleHeap) Len() int           { return len(h) }
-func (h sampleHeap) Less(i, j int) bool { return h[i].rowNum() > h[j].rowNum() }
-func (h sampleHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *sampleHeap) Push(x any)        { *h = append(*h, x.(entry)) }
+// mergeReadBuffer is the read buffer of each run in a merge.
+const mergeReadBuffer = 64 << 10
+
+// ctxCheckEvery is how many entries a cursor reads between checks of ctx.
+const ctxCheckEvery = 1 << 16
+
+// open sorts the buffer (after moving the keys of a dense store to it) and
+// returns a cursor at the first entry. The caller closes the cursor, then
+// the store.
+func (s *keyStore) open() (*cursor, error) {
+	if s.dense != nil {
+		if err := s.leaveDense(); err != nil {
+			return nil, err
+		}
+	}
+	slices.SortFunc(s.buf, cmpEntry)
+	c := &cursor{h: make(runHeap, 0, len(s.runs)+1)}
+	for _, path := range s.runs {
+		f, err := os.Open(path)
+		if err != nil {
+			c.close()
+			return nil, fmt.Errorf("quality: merge: %w", err)
+		}
+		c.files = append(c.files, f)
+		if err := c.push(&run{r: f, buf: make([]byte, 0, mergeReadBuffer)}); err != nil {
+			c.close()
+			return nil, fmt.Errorf("quality: merge %s: %w", path, err)
+		}
+	}
+	if err := c.push(&run{mem: s.buf}); err != nil {
+		c.close()
+		return nil, err
+	}
+	c.h.init()
+	return c, nil
+}
+
+// push reads the first entry of r and adds r to the heap unless it is
+// empty; the heap is ordered by init afterwards.
+func (c *cursor) push(r *run) error {
+	if err := r.next(); err != nil {
+		return err
+	}
+	if !r.done {
+		c.h = append(c.h, r)
+	}
+	return nil
+}
+
+// next returns the smallest entry not read yet, and false after the last.
+// It fails when a run cannot be read or ctx is done.
+func (c *cursor) next(ctx context.Context) (entry, bool, error) {
+	if len(c.h) == 0 {
+		return entry{}, false, nil
+	}
+	if c.n%ctxCheckEvery == 0 {
+		if err := ctx.Err(); err != nil {
+			return entry{}, false, err
+		}
+	}
+	c.n++
+	r := c.h[0]
+	e := r.cur
+	if err := r.next(); err != nil {
+		return entry{}, false, fmt.Errorf("quality: merge: %w", err)
+	}
+	if r.done {
+		c.h.popRoot()
+	} else {
+		c.h.down(0)
+	}
+	return e, true, nil
+}
+
+// close closes the runs' files.
+func (c *cursor) close() {
+	for _, f := range c.files {
+		f.Close()
+	}
+	c.files, c.h = nil, nil
+}
+
+// sampleHeap keeps the entries with the smallest row numbers: a max-heap
+// by row number of at most max entries.
+type sampleHeap struct {
+	max     int
+	entries []entry
+}
+
+func (h *sampleHeap) Len() int           { return len(h.entries) }
+func (h *sampleHeap) Less(i, j int) bool { return h.entries[i].rowNum() > h.entries[j].rowNum() }
+func (h *sampleHeap) Swap(i, j int)      { h.entries[i], h.entries[j] = h.entries[j], h.entries[i] }
+func (h *sampleHeap) Push(x any)         { h.entries = append(h.entries, x.(entry)) }
 func (h *sampleHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
+	x := h.entries[len(h.entries)-1]
+	h.entries = h.entries[:len(h.entries)-1]
 	return x
+}
+
+// keep adds e if it is among the max smallest row numbers seen.
+func (h *sampleHeap) keep(e entry) {
+	switch {
+	case h.max <= 0:
+	case len(h.entries) < h.max:
+		heap.Push(h, e)
+	case e.rowNum() < h.entries[0].rowNum():
+		h.entries[0] = e
+		heap.Fix(h, 0)
+	}
+}
+
+// sorted returns the entries kept, by row number.
+func (h *sampleHeap) sorted() []entry {
+	out := slices.Clone(h.entries)
+	slices.SortFunc(out, func(a, b entry) int { return cmp.Compare(a.rowNum(), b.rowNum()) })
+	return out
+}
+
+// closeError is the error of removing a store's spill files, for the
+// deferred close of finish and antiJoin: err unless it is already set.
+func closeError(s *keyStore, err *error) {
+	if cerr := s.close(); *err == nil && cerr != nil {
+		*err = fmt.Errorf("quality: removing spill files: %w", cerr)
+	}
 }
 
 // finish merges the runs and the buffer and counts the groups of equal
 // keys, keeping the maxSamples duplicated rows with the smallest row
 // numbers. It removes the spill files.
 func (s *keyStore) finish(ctx context.Context, maxSamples int) (st keyStats, err error) {
-	defer func() {
-		if cerr := s.close(); err == nil && cerr != nil {
-			err = fmt.Errorf("quality: removing spill files: %w", cerr)
-		}
-	}()
+	defer closeError(s, &err)
 	if s.dense != nil {
 		return s.dense.stats(maxSamples), nil
 	}
-	slices.SortFunc(s.buf, cmpEntry)
-	h := make(runHeap, 0, len(s.runs)+1)
-	var files []*os.File
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	readBuf := 64 << 10
-	for _, path := range s.runs {
-		f, err := os.Open(path)
-		if err != nil {
-			return st, fmt.Errorf("quality: merge: %w", err)
-		}
-		files = append(files, f)
-		r := &run{r: f, buf: make([]byte, 0, readBuf)}
-		if err := r.next(); err != nil {
-			return st, fmt.Errorf("quality: merge %s: %w", path, err)
-		}
-		if !r.done {
-			h = append(h, r)
-		}
-	}
-	mem := &run{mem: s.buf}
-	if err := mem.next(); err != nil {
+	c, err := s.open()
+	if err != nil {
 		return st, err
 	}
-	if !mem.done {
-		h = append(h, mem)
-	}
-	h.init()
-
-	samples := &sampleHeap{}
-	keep := func(e entry) {
-		if maxSamples <= 0 {
-			return
-		}
-		if samples.Len() < maxSamples {
-			heap.Push(samples, e)
-		} else if e.rowNum() < (*samples)[0].rowNum() {
-			(*samples)[0] = e
-			heap.Fix(samples, 0)
-		}
-	}
+	defer c.close()
+	samples := &sampleHeap{max: maxSamples}
 	var (
 		prev    entry
 		first   entry // the group's first entry, counted once the group turns out to repeat
@@ -432,29 +514,21 @@ func (s *keyStore) finish(ctx context.Context, maxSamples int) (st keyStats, err
 			st.dupRows += group
 		}
 	}
-	for n := 0; len(h) > 0; n++ {
-		if n&(1<<20-1) == 0 {
-			if err := ctx.Err(); err != nil {
-				return st, err
-			}
+	for {
+		e, ok, err := c.next(ctx)
+		if err != nil {
+			return st, err
 		}
-		r := h[0]
-		e := r.cur
-		if err := r.next(); err != nil {
-			return st, fmt.Errorf("quality: merge: %w", err)
-		}
-		if r.done {
-			h.popRoot()
-		} else {
-			h.down(0)
+		if !ok {
+			break
 		}
 		st.keys++
 		if started && cmpEntry(e, prev) == 0 {
 			if group == 1 {
-				keep(first)
+				samples.keep(first)
 			}
 			group++
-			keep(e)
+			samples.keep(e)
 		} else {
 			if started {
 				closeGroup()
@@ -466,7 +540,50 @@ func (s *keyStore) finish(ctx context.Context, maxSamples int) (st keyStats, err
 	if started {
 		closeGroup()
 	}
-	st.samples = append([]entry(nil), (*samples)...)
-	slices.SortFunc(st.samples, func(a, b entry) int { return cmp.Compare(a.rowNum(), b.rowNum()) })
+	st.samples = samples.sorted()
 	return st, nil
+}
+
+// antiJoin merges the keys of rows with those of refs, both in key order,
+// and returns the entries of rows whose key refs lacks: how many, and the
+// maxSamples of them with the smallest row numbers. It removes the spill
+// files of both stores.
+func antiJoin(ctx context.Context, refs, rows *keyStore, maxSamples int) (missing int64, samples []entry, err error) {
+	defer closeError(refs, &err)
+	defer closeError(rows, &err)
+	refCur, err := refs.open()
+	if err != nil {
+		return 0, nil, err
+	}
+	defer refCur.close()
+	rowCur, err := rows.open()
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rowCur.close()
+	kept := &sampleHeap{max: maxSamples}
+	ref, more, err := refCur.next(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	for {
+		e, ok, err := rowCur.next(ctx)
+		if err != nil {
+			return 0, nil, err
+		}
+		if !ok {
+			break
+		}
+		// Skip the referenced keys below e (repeats included).
+		for more && cmpEntry(ref, e) < 0 {
+			if ref, more, err = refCur.next(ctx); err != nil {
+				return 0, nil, err
+			}
+		}
+		if !more || cmpEntry(ref, e) != 0 {
+			missing++
+			kept.keep(e)
+		}
+	}
+	return missing, kept.sorted(), nil
 }

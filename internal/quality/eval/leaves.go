@@ -3,6 +3,7 @@ package eval
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -275,7 +276,7 @@ type keyCollector struct {
 	nullSmp sampler
 	done    bool
 	stats   keyStats
-	scratch []byte
+	scratch keyText
 }
 
 func (e *Evaluator) collector(r *dqdl.Rule) (*keyCollector, error) {
@@ -401,26 +402,57 @@ rows:
 			continue
 		}
 		row := b.offset + int64(i) + 1
-		k.scratch = k.scratch[:0]
-		var shown []string
+		k.scratch.reset()
 		for _, a := range arrs {
 			if a.IsNull(i) {
 				k.nulls++
 				k.nullSmp.take(row, "NULL")
 				continue rows
 			}
-			v := text(a, i)
-			k.scratch = binary.AppendUvarint(k.scratch, uint64(len(v)))
-			k.scratch = append(k.scratch, v...)
-			shown = append(shown, v)
+			k.scratch.add(text(a, i))
 		}
-		h := xxh3.Hash128Seed(k.scratch, k.seed)
-		if err := k.store.add(h.Lo, h.Hi, row, strings.Join(shown, ", ")); err != nil {
+		h := k.scratch.hash(k.seed)
+		if err := k.store.add(h.Lo, h.Hi, row, k.scratch.prefix()); err != nil {
 			k.err = err
 			return
 		}
 	}
 }
+
+// keyText is the scratch of a key of one or more text values: its
+// encoding for the hash, each value after its length as a uvarint so that
+// no two keys encode alike ("ab" "c" and "a" "bc" differ), and the start
+// of the values joined by ", " for samples.
+type keyText struct {
+	enc    []byte
+	shown  []byte
+	values int
+}
+
+// shownBytes is how much of a key's text keyText keeps: the 16 bytes of an
+// entry's prefix and one more to tell that the text was longer.
+const shownBytes = 17
+
+func (k *keyText) reset() { k.enc, k.shown, k.values = k.enc[:0], k.shown[:0], 0 }
+
+// add appends the next value of the key.
+func (k *keyText) add(v string) {
+	k.enc = binary.AppendUvarint(k.enc, uint64(len(v)))
+	k.enc = append(k.enc, v...)
+	if len(k.shown) < shownBytes {
+		if k.values > 0 {
+			k.shown = append(k.shown, ", "...)
+		}
+		k.shown = append(k.shown, v[:min(len(v), shownBytes)]...)
+	}
+	k.values++
+}
+
+// hash is the key's 128-bit hash with seed.
+func (k *keyText) hash(seed uint64) xxh3.Uint128 { return xxh3.Hash128Seed(k.enc, seed) }
+
+// prefix is the start of the key's text, as much as keyStore.add keeps.
+func (k *keyText) prefix() string { return string(k.shown[:min(len(k.shown), shownBytes)]) }
 
 func (k *keyCollector) finish(ctx context.Context, maxSamples int) {
 	if k.done {
@@ -454,16 +486,23 @@ func (k *keyCollector) sampleValue(e entry) string {
 			v = decimalText(e.k1, e.k0, t.Scale)
 		}
 	} else {
-		v = e.prefix()
-		for len(v) > 0 && !utf8.ValidString(v) {
-			v = v[:len(v)-1]
-		}
-		if e.truncated() {
-			v += "…"
-		}
+		v = prefixText(e)
 	}
 	if k.mask {
 		v = pii.Mask(v)
+	}
+	return v
+}
+
+// prefixText renders the text an entry keeps of its value: the prefix cut
+// back to whole UTF-8 characters, then "…" when the value was longer.
+func prefixText(e entry) string {
+	v := e.prefix()
+	for len(v) > 0 && !utf8.ValidString(v) {
+		v = v[:len(v)-1]
+	}
+	if e.truncated() {
+		v += "…"
 	}
 	return v
 }
@@ -567,20 +606,30 @@ func decimalText(hi, lo uint64, scale int32) string {
 	return r.FloatString(int(scale))
 }
 
-// referenceLeaf is ReferentialIntegrity.
+// referenceLeaf is ReferentialIntegrity: a sort-merge anti-join in
+// bounded memory. The referenced keys go into one key store (refs) when
+// the Evaluator is made, the checked rows' keys with their row numbers
+// into another (rows); result merges the two in key order and counts the
+// rows whose key is not among the referenced ones. Keys of both sides are
+// the values' text, length-prefixed (keyText) and hashed with the
+// Evaluator's seed.
 type referenceLeaf struct {
 	reader
-	res  Result
-	cols []int
-	set  ReferenceSet
-	cond *ratCond
-	rows int64
-	miss int64
-	smp  sampler
-	key  []string
+	res     Result
+	cols    []int
+	dataset string
+	refCols []string
+	seed    uint64
+	refs    *keyStore
+	rows    *keyStore
+	cond    *ratCond
+	checked int64 // rows with a complete key
+	max     int
+	mask    bool
+	scratch keyText
 }
 
-func (e *Evaluator) reference(ctx context.Context, r *dqdl.Rule) (leaf, error) {
+func (e *Evaluator) reference(r *dqdl.Rule) (leaf, error) {
 	cols, dataset, refCols, err := dqdl.SplitReference(r.Params[0], r.Params[1])
 	if err != nil {
 		return nil, err
@@ -588,14 +637,14 @@ func (e *Evaluator) reference(ctx context.Context, r *dqdl.Rule) (leaf, error) {
 	if e.opts.References == nil {
 		return nil, fmt.Errorf("no reference lookup is configured to read %s", dataset)
 	}
-	l := &referenceLeaf{res: Result{Rule: r.String(), Expected: expected(r)}, smp: sampler{max: e.opts.MaxSamples}}
+	l := &referenceLeaf{res: Result{Rule: r.String(), Expected: expected(r)}, dataset: dataset, refCols: refCols, seed: e.seed, max: e.opts.MaxSamples}
 	for _, c := range cols {
 		idx, _, err := e.column(c)
 		if err != nil {
 			return nil, err
 		}
 		l.cols = append(l.cols, idx)
-		l.smp.mask = l.smp.mask || e.masked(c)
+		l.mask = l.mask || e.masked(c)
 	}
 	if l.where, err = e.where(r); err != nil {
 		return nil, err
@@ -603,13 +652,27 @@ func (e *Evaluator) reference(ctx context.Context, r *dqdl.Rule) (leaf, error) {
 	if l.cond, err = plainCond(r.Cond); err != nil {
 		return nil, err
 	}
-	set, err := e.opts.References.ReferenceSet(ctx, dataset, refCols)
-	if err != nil {
-		return nil, fmt.Errorf("looking up %s%s: %w", dataset, namesText(refCols), err)
-	}
-	l.set = set
-	l.key = make([]string, len(cols))
+	e.refs = append(e.refs, l)
 	return l, nil
+}
+
+// open makes the leaf's two key stores, of budget bytes each, and reads
+// the referenced keys into refs; a failed lookup makes the rule ERROR.
+func (l *referenceLeaf) open(ctx context.Context, lookup ReferenceLookup, tmpDir string, budget int64) {
+	l.refs, l.rows = newKeyStore(tmpDir, budget), newKeyStore(tmpDir, budget)
+	l.refs.sorted, l.rows.sorted = true, true // hashes: no dense store
+	err := lookup.ReferenceKeys(ctx, l.dataset, l.refCols, func(key []string) error {
+		l.scratch.reset()
+		for _, v := range key {
+			l.scratch.add(v)
+		}
+		h := l.scratch.hash(l.seed)
+		return l.refs.add(h.Lo, h.Hi, 0, "")
+	})
+	if err != nil {
+		l.err = fmt.Errorf("looking up %s%s: %w", l.dataset, namesText(l.refCols), err)
+		l.close()
+	}
 }
 
 func (l *referenceLeaf) add(b *batch) {
@@ -622,33 +685,54 @@ rows:
 		if sel != nil && !sel[i] {
 			continue
 		}
-		for j, c := range l.cols {
+		l.scratch.reset()
+		for _, c := range l.cols {
 			a := b.rec.Column(c)
 			if a.IsNull(i) {
 				continue rows // a null refers to nothing, as in SQL
 			}
-			l.key[j] = text(a, i)
+			l.scratch.add(text(a, i))
 		}
-		l.rows++
-		if !l.set.Contains(l.key) {
-			l.miss++
-			l.smp.take(b.offset+int64(i)+1, strings.Join(l.key, ", "))
+		h := l.scratch.hash(l.seed)
+		if err := l.rows.add(h.Lo, h.Hi, b.offset+int64(i)+1, l.scratch.prefix()); err != nil {
+			l.err = err
+			return
 		}
+		l.checked++
 	}
 }
 
-func (l *referenceLeaf) result(context.Context) Result {
+// close removes the spill files of both stores.
+func (l *referenceLeaf) close() error {
+	if l.refs == nil {
+		return nil
+	}
+	return errors.Join(l.refs.close(), l.rows.close())
+}
+
+func (l *referenceLeaf) result(ctx context.Context) Result {
 	res := l.res
 	if l.errored(&res) {
+		l.close()
 		return res
 	}
-	c := ratio(l.rows-l.miss, l.rows)
+	miss, missing, err := antiJoin(ctx, l.refs, l.rows, l.max)
+	if err != nil {
+		l.err = err
+		l.errored(&res)
+		return res
+	}
+	c := ratio(l.checked-miss, l.checked)
 	res.Observed = formatRat(c)
 	res.Outcome = verdict(l.cond.testRat(c))
-	res.FailingRows = l.miss
-	if l.miss > 0 {
-		res.Samples = l.smp.samples
-		res.Message = fmt.Sprintf("%d of %d rows refer to no row of the reference", l.miss, l.rows)
+	res.FailingRows = miss
+	if miss > 0 {
+		smp := sampler{max: l.max, mask: l.mask}
+		for _, e := range missing {
+			smp.take(e.rowNum(), prefixText(e))
+		}
+		res.Samples = smp.samples
+		res.Message = fmt.Sprintf("%d of %d rows refer to no row of the reference", miss, l.checked)
 	}
 	return res
 }

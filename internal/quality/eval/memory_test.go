@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -156,4 +157,71 @@ func TestCloseRemovesSpills(t *testing.T) {
 	if err := ev.Add(cctx, nil); err == nil {
 		t.Error("Add with a cancelled context succeeded")
 	}
+}
+
+// liveHeap is the heap in use after a collection.
+func liveHeap() int64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
+}
+
+// heapProbe is a context that measures the live heap each time the merge
+// checks it (every ctxCheckEvery entries of a store), keeping the most.
+type heapProbe struct {
+	context.Context
+	base, peak int64
+	checks     int
+}
+
+func (p *heapProbe) Err() error {
+	p.checks++
+	p.peak = max(p.peak, liveHeap()-p.base)
+	return nil
+}
+
+// TestReferentialIntegrityMemory checks a reference of a million keys
+// against a 4 MiB budget shared with a uniqueness rule: the key stores'
+// buffers add up to at most the budget; the live heap while the reference
+// is read and the rows are added stays within the budget and a small
+// constant, and while the stores are merged within that and one read
+// buffer per run; the result is exact.
+func TestReferentialIntegrityMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a million reference keys")
+	}
+	const (
+		budget = 4 << 20
+		slack  = 256 << 10
+	)
+	dir := t.TempDir()
+	base := liveHeap()
+	ev := newRIEvaluator(t, `Rules = [ ReferentialIntegrity "ref" "ref.keys.ref" = 1.0, IsUnique "id" ]`,
+		Options{TempDir: dir, MemoryBudget: budget, References: riRefs(1_000_003)})
+	loaded := liveHeap() - base
+	var buffers, runs int
+	for _, k := range ev.keys {
+		buffers += k.store.limit * entrySize
+	}
+	for _, l := range ev.refs {
+		buffers += (l.refs.limit + l.rows.limit) * entrySize
+		runs += len(l.refs.runs) + len(l.rows.runs)
+	}
+	if buffers > budget {
+		t.Errorf("the key stores buffer %d bytes, over the budget of %d", buffers, budget)
+	}
+	if loaded > budget+slack {
+		t.Errorf("%d bytes live after the reference and the rows, over %d", loaded, budget+slack)
+	}
+	probe := &heapProbe{Context: context.Background(), base: base}
+	r := ev.Finish(probe)[0]
+	if bound := int64(budget + runs*mergeReadBuffer + slack); probe.peak > bound || probe.checks < 10 {
+		t.Errorf("%d bytes live during the merge of %d runs (%d checks), over %d", probe.peak, runs, probe.checks, bound)
+	}
+	if r.Outcome != Fail || r.FailingRows != 123 || r.Observed != "16609/16650" {
+		t.Errorf("%s: %v %q failing %d (%s)", r.Rule, r.Outcome, r.Observed, r.FailingRows, r.Message)
+	}
+	t.Logf("live heap: %d KiB loaded, %d KiB at most while merging %d runs", loaded>>10, probe.peak>>10, runs)
+	assertEmptyDir(t, dir)
 }

@@ -16,7 +16,7 @@ import (
 const microsPerDay = 86400_000_000
 
 // ValueText is the text of row i of a as rules compare and report it (the
-// form ReferenceSet.Contains is given): NULL for a null, decimals with
+// form ReferenceLookup.ReferenceKeys gives keys in): NULL for a null, decimals with
 // their scale, dates 2006-01-02, timestamps RFC 3339 in UTC.
 func ValueText(a arrow.Array, i int) string { return text(a, i) }
 
