@@ -76,15 +76,17 @@ func run(ctx context.Context, cfg *config.Config, logger *slog.Logger, getenv fu
 
 // app is the wired program: what start built and close releases.
 type app struct {
-	server     *server.Server
-	workers    *jobrun.Pool
-	sweeper    *erasure.Sweeper
-	sweepEvery time.Duration
-	alerts     *alert.Dispatcher
-	store      store.Store
-	tables     *tables.Catalog
-	telemetry  *telemetry.Telemetry
-	logger     *slog.Logger
+	server      *server.Server
+	workers     *jobrun.Pool
+	sweeper     *erasure.Sweeper
+	sweepEvery  time.Duration
+	grants      *govern.Service
+	followEvery time.Duration
+	alerts      *alert.Dispatcher
+	store       store.Store
+	tables      *tables.Catalog
+	telemetry   *telemetry.Telemetry
+	logger      *slog.Logger
 }
 
 // start wires the configuration into a server bound to its listeners.
@@ -137,10 +139,13 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		return err
 	}
 
-	grants, err := govern.New(ctx, st, cfg.GradeTagKey, cfg.GradeLevels, cfg.GradeLabels)
+	grants, err := govern.New(ctx, st, cfg.GradeTagKey, cfg.GradeLevels, cfg.GradeLabels, govern.WithLogger(a.logger))
 	if err != nil {
 		return err
 	}
+	// Other servers on the same store change tags, grants and datasets:
+	// the index follows their changes every --governance-refresh.
+	a.grants, a.followEvery = grants, cfg.GovernanceRefresh
 	spillDir := filepath.Join(cfg.DataDir, "tmp")
 	if err := os.MkdirAll(spillDir, 0o750); err != nil {
 		return fmt.Errorf("spill dir: %w", err)
@@ -413,7 +418,13 @@ func (a *app) serve(ctx context.Context) error {
 		a.sweeper.Run(ctx, a.sweepEvery)
 		close(sweepDone)
 	}()
+	followDone := make(chan struct{})
+	go func() {
+		a.grants.Follow(ctx, a.followEvery)
+		close(followDone)
+	}()
 	err := a.server.Serve(ctx)
+	<-followDone
 	<-sweepDone
 	<-workersDone
 	// The jobs have ended, so no alert comes any more: the ones not yet

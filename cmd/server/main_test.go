@@ -191,16 +191,24 @@ func TestHealthReflectionOpenAPIAndMetrics(t *testing.T) {
 		t.Fatalf("/openapi.json lacks the dataset paths: %v", doc.Paths)
 	}
 
-	// One call, then its metrics.
+	// One call, then its metrics. The server records a call's duration
+	// when the call ends, which may be just after the client has its
+	// response: wait for the series a little.
 	r.do(t, "GET", "/v1/datasets", "", nil, nil)
-	resp, err := http.Get(r.baseURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(metrics), `rpc_method="lakeplane.v1.IngestService/ListDatasets"`) {
-		t.Fatalf("/metrics has no series for ListDatasets:\n%s", grepLines(string(metrics), "rpc"))
+	var metrics []byte
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(r.baseURL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		metrics, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(metrics), `rpc_method="lakeplane.v1.IngestService/ListDatasets"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics has no series for ListDatasets:\n%s", grepLines(string(metrics), "rpc"))
+		}
 	}
 }
 

@@ -102,6 +102,11 @@ type Config struct {
 	// SEPARATE and ERASE jobs that datasets' retention rules make due;
 	// 0 turns the sweep off.
 	RetentionSweepInterval time.Duration
+	// GovernanceRefresh is how often the governance index applies the
+	// tag, grant and dataset changes that other servers sharing the store
+	// made, which bounds how stale its access answers can be; 0 turns
+	// following off (a single server needs none).
+	GovernanceRefresh time.Duration
 }
 
 // AlertWebhook is a webhook that receives signed alerts. Its secret is not
@@ -119,19 +124,20 @@ type AlertWebhook struct {
 // Default returns the configuration used when nothing is set.
 func Default() *Config {
 	return &Config{
-		GRPCAddr:        "127.0.0.1:9090",
-		HTTPAddr:        "127.0.0.1:8080",
-		DataDir:         "./data",
-		Store:           StoreSQLite,
-		Auth:            AuthNone,
-		LogLevel:        "info",
-		ShutdownTimeout: 15 * time.Second,
-		GradeTagKey:     "grade",
-		GradeLevels:     3,
-		Workers:         2,
-		AlertAttempts:   5,
-		AlertBackoff:    time.Second,
-		AlertMaxBackoff: time.Minute,
+		GRPCAddr:          "127.0.0.1:9090",
+		HTTPAddr:          "127.0.0.1:8080",
+		DataDir:           "./data",
+		Store:             StoreSQLite,
+		Auth:              AuthNone,
+		LogLevel:          "info",
+		ShutdownTimeout:   15 * time.Second,
+		GradeTagKey:       "grade",
+		GradeLevels:       3,
+		Workers:           2,
+		AlertAttempts:     5,
+		AlertBackoff:      time.Second,
+		AlertMaxBackoff:   time.Minute,
+		GovernanceRefresh: time.Second,
 	}
 }
 
@@ -291,6 +297,9 @@ func newFlagSet(c *Config) *flag.FlagSet {
 		"Longest wait between two tries of an alert delivery.")
 	fs.DurationVar(&c.RetentionSweepInterval, "retention-sweep-interval", c.RetentionSweepInterval,
 		"How often to start the SEPARATE and ERASE jobs that retention rules make due (0: never).")
+	fs.DurationVar(&c.GovernanceRefresh, "governance-refresh", c.GovernanceRefresh,
+		"How often to apply the tag, grant and dataset changes that other servers sharing the store made to this "+
+			"server's access checks, so that they lag by at most about this much (0: never, for a single server).")
 	return fs
 }
 
@@ -446,5 +455,6 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("alertBackoff", c.AlertBackoff.String()),
 		slog.String("alertMaxBackoff", c.AlertMaxBackoff.String()),
 		slog.String("retentionSweepInterval", c.RetentionSweepInterval.String()),
+		slog.String("governanceRefresh", c.GovernanceRefresh.String()),
 	)
 }

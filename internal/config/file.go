@@ -36,6 +36,7 @@ type File struct {
 	AlertBackoff      *time.Duration `yaml:"alertBackoff"`
 	AlertMaxBackoff   *time.Duration `yaml:"alertMaxBackoff"`
 	RetentionSweep    *time.Duration `yaml:"retentionSweepInterval"`
+	GovernanceRefresh *time.Duration `yaml:"governanceRefresh"`
 
 	// GradeLabels names the grade levels, one label per level, most
 	// sensitive first.

@@ -38,6 +38,7 @@ func (c *Config) applyFile(f *File) error {
 	setIf(&c.AlertBackoff, f.AlertBackoff)
 	setIf(&c.AlertMaxBackoff, f.AlertMaxBackoff)
 	setIf(&c.RetentionSweepInterval, f.RetentionSweep)
+	setIf(&c.GovernanceRefresh, f.GovernanceRefresh)
 	c.AlertWebhooks = nil
 	for _, w := range f.AlertWebhooks {
 		c.AlertWebhooks = append(c.AlertWebhooks, AlertWebhook(w))
@@ -140,6 +141,10 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		fail("shutdown-timeout: must be positive, got %s", c.ShutdownTimeout)
+	}
+
+	if c.GovernanceRefresh < 0 {
+		fail("governance-refresh: must not be negative, got %s", c.GovernanceRefresh)
 	}
 
 	if c.Workers < 1 || c.Workers > 64 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 type Store interface {
 	store.Datasets
 	store.Grants
+	store.GovernanceLog
 }
 
 // Service keeps tags and group grants and answers access questions. Its
@@ -28,7 +30,8 @@ type Store interface {
 // of tags, grants and access come from the index.
 //
 // Several replicas sharing one store each hold their own index: a replica
-// sees another's writes after its next Rebuild.
+// sees another's writes after its next Refresh (see Follow), which applies
+// the store's governance change log.
 type Service struct {
 	st        Store
 	scale     GradeScale
@@ -38,6 +41,11 @@ type Service struct {
 	sync      store.Sync    // sync plans and the applied state; nil: none
 	lf        LakeFormation // the target of ApplySync
 	syncMu    sync.Mutex    // serialises ApplySync calls
+	// applied is the seq of the store's governance change log up to which
+	// the index holds every change (it may hold later ones too); guarded
+	// by mu.
+	applied int64
+	logger  *slog.Logger // of Follow
 }
 
 // Option configures a Service.
@@ -49,6 +57,15 @@ func WithDomainKey(key string) Option {
 	return func(s *Service) { s.domainKey = key }
 }
 
+// WithLogger sets the logger of Follow (slog.Default() when not set).
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Service) {
+		if l != nil {
+			s.logger = l
+		}
+	}
+}
+
 // New returns a Service on st for the grade scale of the configuration
 // (gradeKey with values "1".."gradeLevels", optionally labelled), and
 // builds its index from the store. When st also implements store.Sync,
@@ -56,7 +73,7 @@ func WithDomainKey(key string) Option {
 // the target of ApplySync is EmbeddedLakeFormation unless
 // WithLakeFormation sets another.
 func New(ctx context.Context, st Store, gradeKey string, gradeLevels int, gradeLabels []string, opts ...Option) (*Service, error) {
-	s := &Service{st: st, scale: GradeScale{Key: gradeKey, Levels: gradeLevels, Labels: slices.Clone(gradeLabels)}, domainKey: DefaultDomainKey, lf: EmbeddedLakeFormation{}}
+	s := &Service{st: st, scale: GradeScale{Key: gradeKey, Levels: gradeLevels, Labels: slices.Clone(gradeLabels)}, domainKey: DefaultDomainKey, lf: EmbeddedLakeFormation{}, logger: slog.Default()}
 	if ss, ok := st.(store.Sync); ok {
 		s.sync = ss
 	}
@@ -88,6 +105,17 @@ func (s *Service) Scale() GradeScale { return s.scale }
 func (s *Service) Rebuild(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.rebuild(ctx)
+}
+
+// rebuild is Rebuild; the caller holds s.mu. It reads the version of the
+// governance change log before anything else, so that the changes made
+// while it loads are applied again by the next Refresh rather than missed.
+func (s *Service) rebuild(ctx context.Context) error {
+	version, err := s.st.GovernanceVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("govern: rebuild index: %w", err)
+	}
 	var all []*dataset.Dataset
 	token := ""
 	for {
@@ -105,6 +133,7 @@ func (s *Service) Rebuild(ctx context.Context) error {
 		return fmt.Errorf("govern: rebuild index: %w", err)
 	}
 	s.ix.Load(all, st)
+	s.applied = version
 	return nil
 }
 

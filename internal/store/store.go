@@ -53,6 +53,7 @@ const (
 type Store interface {
 	Datasets
 	Grants
+	GovernanceLog
 	Sync
 	Usage
 	Quality

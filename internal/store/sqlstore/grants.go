@@ -130,18 +130,6 @@ func (s *Store) DeleteTagKey(ctx context.Context, key string) error {
 	})
 }
 
-// resourceName renders r for error messages.
-func resourceName(r store.TagResource) string {
-	parts := []string{r.Database}
-	if r.Table != "" {
-		parts = append(parts, r.Table)
-	}
-	if r.Column != "" {
-		parts = append(parts, r.Column)
-	}
-	return strings.Join(parts, ".")
-}
-
 // SetResourceTags implements store.Grants.
 func (s *Store) SetResourceTags(ctx context.Context, r store.TagResource, set map[string]string, remove []string) (map[string]string, error) {
 	if r.Database == "" || (r.Column != "" && r.Table == "") {
@@ -151,12 +139,12 @@ func (s *Store) SetResourceTags(ctx context.Context, r store.TagResource, set ma
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		for _, k := range remove {
 			if _, err := tx.ExecContext(ctx, s.bind(deleteTag), r.Database, r.Table, r.Column, k); err != nil {
-				return fmt.Errorf("remove tag %q of %s: %w", k, resourceName(r), err)
+				return fmt.Errorf("remove tag %q of %s: %w", k, r.Key(), err)
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(set)) {
 			if _, err := tx.ExecContext(ctx, s.bind(upsertTag), r.Database, r.Table, r.Column, k, set[k]); err != nil {
-				return fmt.Errorf("set tag %q of %s: %w", k, resourceName(r), err)
+				return fmt.Errorf("set tag %q of %s: %w", k, r.Key(), err)
 			}
 		}
 		tags, err := s.resourceTags(ctx, tx, r)
@@ -164,7 +152,7 @@ func (s *Store) SetResourceTags(ctx context.Context, r store.TagResource, set ma
 			return err
 		}
 		if len(tags) > store.MaxTagsPerResource {
-			return fmt.Errorf("%s would carry %d tags, more than %d: %w", resourceName(r), len(tags), store.MaxTagsPerResource, store.ErrTooManyTags)
+			return fmt.Errorf("%s would carry %d tags, more than %d: %w", r.Key(), len(tags), store.MaxTagsPerResource, store.ErrTooManyTags)
 		}
 		out = tags
 		return nil
@@ -179,19 +167,19 @@ func (s *Store) SetResourceTags(ctx context.Context, r store.TagResource, set ma
 func (s *Store) resourceTags(ctx context.Context, q querier, r store.TagResource) (map[string]string, error) {
 	rows, err := q.QueryContext(ctx, s.bind(selectTags), r.Database, r.Table, r.Column)
 	if err != nil {
-		return nil, fmt.Errorf("tags of %s: %w", resourceName(r), err)
+		return nil, fmt.Errorf("tags of %s: %w", r.Key(), err)
 	}
 	defer rows.Close()
 	tags := map[string]string{}
 	for rows.Next() {
 		var k, v string
 		if err := rows.Scan(&k, &v); err != nil {
-			return nil, fmt.Errorf("tags of %s: %w", resourceName(r), err)
+			return nil, fmt.Errorf("tags of %s: %w", r.Key(), err)
 		}
 		tags[k] = v
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("tags of %s: %w", resourceName(r), err)
+		return nil, fmt.Errorf("tags of %s: %w", r.Key(), err)
 	}
 	return tags, nil
 }

@@ -17,12 +17,14 @@ import (
 type GrantsStore interface {
 	store.Datasets
 	store.Grants
+	store.GovernanceLog
 }
 
-// RunGrants runs the conformance suite of store.Grants. open must return a
+// RunGrants runs the conformance suite of store.Grants and
+// store.GovernanceLog. open must return a
 // fresh, empty store each time it is called, as for Run.
 func RunGrants(t *testing.T, open func(t *testing.T) GrantsStore) {
-	for _, tc := range grantsTests {
+	for _, tc := range slices.Concat(grantsTests, governanceTests) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t))

@@ -1,0 +1,199 @@
+package govern
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/store"
+)
+
+// Follow keeps the index current with the writes that other replicas
+// sharing the store make: every interval it runs Refresh, until ctx ends.
+// A failed refresh is tried again at the next tick, so a write committed
+// anywhere shows in this replica's answers within about one interval plus
+// one refresh while the store can be reached. The first failure of a run
+// of them is logged as an error, the next ones at debug level, and the
+// recovery with how long the index went without refresh. An interval <= 0
+// returns at once.
+func (s *Service) Follow(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	var failingSince time.Time // zero while refreshes succeed
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := s.Refresh(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && failingSince.IsZero():
+			failingSince = time.Now()
+			s.logger.Error("governance index refresh failed; access checks answer from the last state read until it succeeds", "error", err)
+		case err != nil:
+			s.logger.Debug("governance index refresh failed again", "error", err, "failingFor", time.Since(failingSince).String())
+		case !failingSince.IsZero():
+			s.logger.Info("governance index refresh recovered", "failedFor", time.Since(failingSince).String())
+			failingSince = time.Time{}
+		}
+	}
+}
+
+// errUnreadableChange means that the change log named something this
+// version cannot apply by itself: a kind it does not know, or a key it
+// cannot read.
+var errUnreadableChange = errors.New("unreadable governance change")
+
+// Refresh brings the index up to date with every change that the store's
+// governance change log holds when it is called: it applies the changes
+// after the last one applied, each by reading the current stored state of
+// what it names. When the log no longer holds some of them (it keeps only
+// its newest changes), or names something Refresh cannot read, it reloads
+// the whole index instead. After Refresh returns nil, the index reflects
+// every write committed before it was called, by any replica, so callers
+// that need to read another replica's writes call it first.
+//
+// Changes this service made itself are applied again: applying is
+// idempotent, and skipping them would skip whatever other replicas wrote
+// to the same objects in between.
+func (s *Service) Refresh(ctx context.Context) error {
+	version, err := s.st.GovernanceVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("govern: refresh index: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if version < s.applied {
+		s.logger.Warn("governance change log is behind the index (store replaced?); reloading the index", "applied", s.applied, "version", version)
+		return s.rebuild(ctx)
+	}
+	for s.applied < version {
+		changes, err := s.st.GovernanceChanges(ctx, s.applied, store.MaxPageSize)
+		if err != nil {
+			return fmt.Errorf("govern: refresh index: %w", err)
+		}
+		if len(changes) == 0 || changes[0].Seq != s.applied+1 {
+			s.logger.Warn("governance change log no longer holds the changes after the last one applied; reloading the index", "applied", s.applied, "version", version)
+			return s.rebuild(ctx)
+		}
+		err = s.applyChanges(ctx, changes)
+		if errors.Is(err, errUnreadableChange) {
+			s.logger.Warn("reloading the index", "error", err)
+			return s.rebuild(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("govern: refresh index: %w", err)
+		}
+		s.applied = changes[len(changes)-1].Seq
+	}
+	return nil
+}
+
+// applyChanges applies a batch of changes, each object once however often
+// the batch names it: applying reads the object's current state. The
+// caller holds s.mu.
+func (s *Service) applyChanges(ctx context.Context, changes []store.GovernanceChange) error {
+	type object struct {
+		kind store.GovernanceChangeKind
+		key  string
+	}
+	done := make(map[object]bool, len(changes))
+	for _, c := range changes {
+		o := object{c.Kind, c.Key}
+		if done[o] {
+			continue
+		}
+		done[o] = true
+		if err := s.applyChange(ctx, c); err != nil {
+			return fmt.Errorf("change %d (%s %q): %w", c.Seq, c.Kind, c.Key, err)
+		}
+	}
+	return nil
+}
+
+// applyChange sets the index's copy of what c names to its stored state.
+// The caller holds s.mu.
+func (s *Service) applyChange(ctx context.Context, c store.GovernanceChange) error {
+	switch c.Kind {
+	case store.ChangeDataset:
+		return s.reloadDataset(ctx, c.Key)
+	case store.ChangeTags:
+		r, ok := store.ParseTagResourceKey(c.Key)
+		if !ok {
+			return errUnreadableChange
+		}
+		tags, err := s.st.GetResourceTags(ctx, r)
+		if err != nil {
+			return err
+		}
+		s.ix.SetTags(Resource(r), tags)
+	case store.ChangeGrant:
+		g, err := s.st.GetGroupGrant(ctx, c.Key)
+		if errors.Is(err, store.ErrNotFound) {
+			s.ix.RemoveGrant(c.Key)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if old, ok := s.ix.load().grants[g.ID]; ok && old.Group != g.Group {
+			s.ix.RemoveGrant(g.ID) // so that its old group is compiled again
+		}
+		s.ix.SetGrant(g)
+	case store.ChangeTagKey:
+		k, err := s.st.GetTagKey(ctx, c.Key)
+		if errors.Is(err, store.ErrNotFound) {
+			s.ix.SetTagKey(c.Key, nil)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		s.ix.SetTagKey(c.Key, k)
+	default:
+		return errUnreadableChange
+	}
+	return nil
+}
+
+// reloadDataset sets the index's copy of a dataset to the stored one, or
+// removes it when it is gone. Removing it forgets the tags of its table and
+// columns too, so those the store still holds (none once DatasetChanged
+// deleted them) are put back, as Rebuild would load them. The caller holds
+// s.mu.
+func (s *Service) reloadDataset(ctx context.Context, id string) error {
+	d, err := s.st.GetDataset(ctx, id)
+	if err == nil {
+		s.ix.SetDataset(d)
+		return nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	s.ix.RemoveDataset(id)
+	ns, tbl, ok := dataset.SplitID(id)
+	if !ok {
+		return nil
+	}
+	opts := store.ListResourceTagsOptions{Database: ns, Table: tbl, PageSize: store.MaxPageSize}
+	for {
+		page, err := s.st.ListResourceTags(ctx, opts)
+		if err != nil {
+			return err
+		}
+		for _, rt := range page.Items {
+			s.ix.SetTags(Resource(rt.Resource), rt.Tags)
+		}
+		if opts.PageToken = page.NextPageToken; opts.PageToken == "" {
+			return nil
+		}
+	}
+}
