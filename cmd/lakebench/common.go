@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lakeplane/lakeplane/internal/audit/trail"
 	"github.com/lakeplane/lakeplane/internal/auth"
 	"github.com/lakeplane/lakeplane/internal/benchdata"
 	"github.com/lakeplane/lakeplane/internal/server"
@@ -89,7 +90,8 @@ func serveInProcess(ctx context.Context, services server.Services) (addr string,
 	srv, err := server.New(ctx, server.Options{
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth.Local{}, Telemetry: tel,
-		Ready: func(context.Context) error { return nil },
+		QuietCall: func(method string) bool { return !trail.Mutating(method) },
+		Ready:     func(context.Context) error { return nil },
 	}, services)
 	if err != nil {
 		tel.Shutdown(context.Background())

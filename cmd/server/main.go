@@ -202,8 +202,11 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		Logger:          a.logger,
 		Authenticator:   authn,
 		Audit:           trail.NewRecorder(st, a.logger).UnaryInterceptor(),
-		Telemetry:       a.telemetry,
-		Ready:           st.Ping,
+		// Reads (access checks on every portal page among them) log their
+		// successes at debug level; writes are logged, and audited.
+		QuietCall: func(method string) bool { return !trail.Mutating(method) },
+		Telemetry: a.telemetry,
+		Ready:     st.Ping,
 	}, server.Services{
 		Ingest:  ingestServer{Handler: ingest.NewHandler(datasets), maintenance: erasure.NewHandler(st, a.workers.Notify)},
 		Grants:  grantsServer{Handler: govern.NewHandler(grants), audit: trail.NewHandler(st)},

@@ -44,15 +44,22 @@ func RequestID(ctx context.Context) string { return callFrom(ctx).requestID }
 //  1. recovery: a panic anywhere below becomes INTERNAL and a logged stack;
 //  2. request id: the caller's x-request-id (or a new one), echoed in the
 //     response header and put on every log line;
-//  3. logging: one structured line per call with its code and duration;
+//  3. logging: one structured line per call with its code and duration
+//     (at debug level for a call that succeeded and that Options.QuietCall
+//     names, such as the reads portals make on every page);
 //  4. metrics and tracing: otelgrpc, installed as the server's stats handler;
 //  5. authentication: the bearer key becomes a Principal on the context;
 //  6. authorization: the method's role table decides;
 //  7. audit (unary calls that change state): one event per call, with its
 //     outcome, once it has ended;
 //  8. errors: a handler's error becomes exactly one gRPC status.
-func chain(logger *slog.Logger, authn auth.Authenticator, audit grpc.UnaryServerInterceptor) []grpc.ServerOption {
-	authUnary, authStream := auth.Interceptors(authn)
+func chain(opts Options) []grpc.ServerOption {
+	logger, audit := opts.Logger, opts.Audit
+	quiet := opts.QuietCall
+	if quiet == nil {
+		quiet = func(string) bool { return false }
+	}
+	authUnary, authStream := auth.Interceptors(opts.Authenticator)
 	if audit == nil {
 		audit = func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 			return handler(ctx, req)
@@ -62,7 +69,7 @@ func chain(logger *slog.Logger, authn auth.Authenticator, audit grpc.UnaryServer
 		grpc.ChainUnaryInterceptor(
 			recoveryUnary(logger),
 			requestIDUnary,
-			loggingUnary(logger),
+			loggingUnary(logger, quiet),
 			authUnary,
 			audit,
 			errorsUnary,
@@ -70,7 +77,7 @@ func chain(logger *slog.Logger, authn auth.Authenticator, audit grpc.UnaryServer
 		grpc.ChainStreamInterceptor(
 			recoveryStream(logger),
 			requestIDStream,
-			loggingStream(logger),
+			loggingStream(logger, quiet),
 			authStream,
 			errorsStream,
 		),
@@ -142,9 +149,23 @@ func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, ha
 	return handler(srv, &contextStream{ServerStream: ss, ctx: withRequestID(ss.Context())})
 }
 
-func logCall(logger *slog.Logger, ctx context.Context, method string, start time.Time, err error) {
-	c := callFrom(ctx)
+func logCall(logger *slog.Logger, ctx context.Context, method string, quiet bool, start time.Time, err error) {
 	code := status.Code(err)
+	level := slog.LevelInfo
+	switch code {
+	case codes.OK:
+		if quiet {
+			level = slog.LevelDebug
+		}
+	case codes.Internal, codes.Unknown, codes.DataLoss:
+		level = slog.LevelError
+	default:
+		level = slog.LevelWarn
+	}
+	if !logger.Enabled(ctx, level) {
+		return
+	}
+	c := callFrom(ctx)
 	attrs := []slog.Attr{
 		slog.String("method", method),
 		slog.String("code", code.String()),
@@ -154,35 +175,31 @@ func logCall(logger *slog.Logger, ctx context.Context, method string, start time
 	if c.principal != "" {
 		attrs = append(attrs, slog.String("principal", c.principal))
 	}
-	level := slog.LevelInfo
-	switch code {
-	case codes.OK:
-	case codes.Internal, codes.Unknown, codes.DataLoss:
-		level = slog.LevelError
+	switch level {
+	case slog.LevelError:
 		if c.cause != nil {
 			attrs = append(attrs, slog.String("cause", c.cause.Error()))
 		}
-	default:
-		level = slog.LevelWarn
+	case slog.LevelWarn:
 		attrs = append(attrs, slog.String("error", status.Convert(err).Message()))
 	}
 	logger.LogAttrs(ctx, level, "grpc call", attrs...)
 }
 
-func loggingUnary(logger *slog.Logger) grpc.UnaryServerInterceptor {
+func loggingUnary(logger *slog.Logger, quiet func(method string) bool) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		logCall(logger, ctx, info.FullMethod, start, err)
+		logCall(logger, ctx, info.FullMethod, quiet(info.FullMethod), start, err)
 		return resp, err
 	}
 }
 
-func loggingStream(logger *slog.Logger) grpc.StreamServerInterceptor {
+func loggingStream(logger *slog.Logger, quiet func(method string) bool) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
 		err := handler(srv, ss)
-		logCall(logger, ss.Context(), info.FullMethod, start, err)
+		logCall(logger, ss.Context(), info.FullMethod, quiet(info.FullMethod), start, err)
 		return err
 	}
 }

@@ -49,7 +49,11 @@ type Options struct {
 	Logger          *slog.Logger
 	Authenticator   auth.Authenticator
 	// Audit, when set, records the calls that change state (see chain).
-	Audit     grpc.UnaryServerInterceptor
+	Audit grpc.UnaryServerInterceptor
+	// QuietCall names the methods whose successful calls are logged at
+	// debug level rather than info (nil: none): the reads portals make on
+	// every page, which would otherwise cost more to log than to answer.
+	QuietCall func(fullMethod string) bool
 	Telemetry *telemetry.Telemetry
 	// Ready reports whether the server can do its work (e.g. the store
 	// answers); GET /healthz and the gRPC health service follow it.
@@ -71,7 +75,7 @@ type Server struct {
 // known (and a port taken is reported) before Serve.
 func New(ctx context.Context, opts Options, services Services) (*Server, error) {
 	s := &Server{opts: opts}
-	serverOpts := append(chain(opts.Logger, opts.Authenticator, opts.Audit),
+	serverOpts := append(chain(opts),
 		grpc.StatsHandler(otelgrpc.NewServerHandler(
 			otelgrpc.WithMeterProvider(opts.Telemetry.Meters),
 			otelgrpc.WithTracerProvider(opts.Telemetry.Tracers),
