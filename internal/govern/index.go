@@ -414,7 +414,7 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 	}
 	t.slots = newColSlots(ids, grades)
 	if t.slots != nil {
-		t.layout = ix.layoutOf(ids, grades)
+		t.layout = ix.layoutOf(t.cols, ids, grades)
 		for ci, g := range grades {
 			t.grades[ci>>4] |= uint64(g) << (uint(ci&15) * 4)
 		}
@@ -432,10 +432,10 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 	return t
 }
 
-// layoutOf returns the shared layout of a table whose column names have
-// ids ids, or nil when its columns or grades are too many or too large
-// for one.
-func (ix *Index) layoutOf(ids []uint32, grades []uint8) *colLayout {
+// layoutOf returns the shared layout of a table of columns cols, whose
+// names have ids ids, or nil when its columns or grades are too many or
+// too large for one.
+func (ix *Index) layoutOf(cols []colEntry, ids []uint32, grades []uint8) *colLayout {
 	if len(ids) > layoutColumns {
 		return nil
 	}
@@ -453,10 +453,11 @@ func (ix *Index) layoutOf(ids []uint32, grades []uint8) *colLayout {
 		return l
 	}
 	cis := make([]uint8, len(ids))
+	names := make([]string, len(ids))
 	for ci := range cis {
-		cis[ci] = uint8(ci)
+		cis[ci], names[ci] = uint8(ci), cols[ci].name
 	}
-	l := &colLayout{slots: newColSlots(ids, cis)}
+	l := &colLayout{slots: newColSlots(ids, cis), names: names}
 	ix.layouts[string(key)] = l
 	return l
 }
@@ -894,6 +895,18 @@ func (ix *Index) ReadableColumns(dst []string, group, database, table string) []
 	t := s.table(database, table)
 	g := s.group(group)
 	if t == nil || g == nil {
+		return dst
+	}
+	if l := t.layout; l != nil && !g.hasDomain[Select] {
+		// Without domains, a column is open when its grade (in the
+		// table's packed grades) reaches the group's least grade; the
+		// names are the layout's, shared by the tables of these columns.
+		least := g.minAny[Select]
+		for ci, name := range l.names {
+			if grade := t.grades.grade(ci); grade != 0 && grade >= least {
+				dst = append(dst, name)
+			}
+		}
 		return dst
 	}
 	for i := range t.cols {

@@ -289,9 +289,10 @@ func (p *packedGrades) grade(ci int) uint8 {
 
 // colLayout finds the index of a column of a table by the id of its name:
 // a colSlots whose grades are column indexes, shared by the tables whose
-// column names are the same in the same order.
+// column names are the same in the same order; names are those names.
 type colLayout struct {
 	slots colSlots
+	names []string
 }
 
 // column returns the index of the column whose name id is id; ok is

@@ -344,6 +344,13 @@ func TestOracle(t *testing.T) {
 						}
 						decisions++
 					}
+					// The readable columns of the table for one group.
+					if p == Select && len(groups) == 1 {
+						if got := ix.ReadableColumns(nil, groups[0], db, tbl); !slices.Equal(got, wantAllowed) {
+							fail("ReadableColumns(%s, %s.%s) = %v, oracle %v", groups[0], db, tbl, got, wantAllowed)
+						}
+						lists++
+					}
 					// Whole-table CheckAccess.
 					dec := snap.decide(Check{Groups: groups, Database: db, Table: tbl, Permission: p})
 					wantAll := len(wantDenied) == 0 && len(wantAllowed) > 0
