@@ -113,10 +113,10 @@ func recoveryStream(logger *slog.Logger) grpc.StreamServerInterceptor {
 
 func withRequestID(ctx context.Context) context.Context {
 	id := ""
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(requestIDHeader); len(v) > 0 && validRequestID(v[0]) {
-			id = v[0]
-		}
+	// ValueFromIncomingContext reads the one key without copying the
+	// call's whole metadata, as FromIncomingContext does.
+	if v := metadata.ValueFromIncomingContext(ctx, requestIDHeader); len(v) > 0 && validRequestID(v[0]) {
+		id = v[0]
 	}
 	if id == "" {
 		id = uuid.NewString()
