@@ -95,6 +95,26 @@ func BenchmarkCheckAccessTable(b *testing.B) {
 	}
 }
 
+// BenchmarkCheckAccessColumn is the gRPC CheckAccess of lakebench without
+// gRPC: one column of a table per check, with its reason, allowed or
+// denied in turn.
+func BenchmarkCheckAccessColumn(b *testing.B) {
+	ix := benchIndex(b)
+	svc := &Service{ix: ix, scale: ix.scale, domainKey: "domain"}
+	var cs []Check
+	for c := range 30 {
+		cs = append(cs, Check{Groups: []string{"group001"}, Database: "db07", Table: "t00007", Columns: []string{"c" + strconv.Itoa(c)}, Permission: Select})
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := svc.CheckAccess(cs[i%len(cs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkListAccessibleTablesPage(b *testing.B) {
 	ix := benchIndex(b)
 	svc := &Service{ix: ix, scale: ix.scale, domainKey: "domain"}
