@@ -114,8 +114,9 @@ type tableEntry struct {
 	// columns (0: no domain), sorted.
 	domainSet []uint16
 	// layout, when not nil, finds a column's index by the id of its name
-	// as slots does, and grades are the columns' effective grades: the
-	// table's slot in its database's tableIx holds both (see tableRef).
+	// (slots is nil then), and grades are the columns' effective grades:
+	// the table's slot in its database's tableIx holds both (see
+	// tableRef).
 	layout *colLayout
 	grades packedGrades
 }
@@ -412,12 +413,14 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 		t.cols[i] = ce
 		ids[i], grades[i] = ix.colID(c.Name), ce.grade
 	}
-	t.slots = newColSlots(ids, grades)
-	if t.slots != nil {
-		t.layout = ix.layoutOf(t.cols, ids, grades)
+	// A table has a shared layout and its grades packed, or else its own
+	// colSlots (or, when neither can hold its columns, neither).
+	if t.layout = ix.layoutOf(t.cols, ids, grades); t.layout != nil {
 		for ci, g := range grades {
 			t.grades[ci>>4] |= uint64(g) << (uint(ci&15) * 4)
 		}
+	} else {
+		t.slots = newColSlots(ids, grades)
 	}
 	// Any untagged column or table keeps minGrade at 0.
 	for _, c := range t.cols {
@@ -433,8 +436,8 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 }
 
 // layoutOf returns the shared layout of a table of columns cols, whose
-// names have ids ids, or nil when its columns or grades are too many or
-// too large for one.
+// names have ids ids, or nil when its columns, grades or ids are too many
+// or too large for one.
 func (ix *Index) layoutOf(cols []colEntry, ids []uint32, grades []uint8) *colLayout {
 	if len(ids) > layoutColumns {
 		return nil
@@ -457,7 +460,11 @@ func (ix *Index) layoutOf(cols []colEntry, ids []uint32, grades []uint8) *colLay
 	for ci := range cis {
 		cis[ci], names[ci] = uint8(ci), cols[ci].name
 	}
-	l := &colLayout{slots: newColSlots(ids, cis), names: names}
+	slots := newColSlots(ids, cis)
+	if slots == nil {
+		return nil
+	}
+	l := &colLayout{slots: slots, names: names}
 	ix.layouts[string(key)] = l
 	return l
 }
@@ -842,19 +849,9 @@ func (ix *Index) Allowed(groups []string, database, table, column string, p Perm
 			return false
 		}
 	}
-	var ci int
-	var grade uint8
-	if l := ref.layout; l != nil {
-		var ok bool
-		if ci, ok = l.column(*id); !ok {
-			return false
-		}
-		grade = ref.grades.grade(ci)
-	} else {
-		var ok bool
-		if ci, grade, ok = ref.t.column(*id, column); !ok {
-			return false
-		}
+	ci, grade, ok := ref.column(*id, column)
+	if !ok {
+		return false
 	}
 	if !p.columnLevel() {
 		for _, name := range groups {

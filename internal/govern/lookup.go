@@ -260,7 +260,7 @@ func (x keyTable[V]) withAll(names []string, value func(name string) V) keyTable
 // grades, so that a decision on a table whose layout is shared with
 // others (and so in cache) reads the table's slot alone: with the key, a
 // slot is 64 bytes, one cache line. A table without a layout (see
-// newLayout) is looked up in its own colSlots.
+// Index.layoutOf) is looked up in its own colSlots.
 type tableRef struct {
 	t      *tableEntry
 	layout *colLayout
