@@ -90,7 +90,7 @@ func serveInProcess(ctx context.Context, services server.Services) (addr string,
 	srv, err := server.New(ctx, server.Options{
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth.Local{}, Telemetry: tel,
-		QuietCall: func(method string) bool { return !trail.Mutating(method) },
+		QuietCall: trail.ReadOnly,
 		Ready:     func(context.Context) error { return nil },
 	}, services)
 	if err != nil {

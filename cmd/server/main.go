@@ -204,7 +204,7 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		Audit:           trail.NewRecorder(st, a.logger).UnaryInterceptor(),
 		// Reads (access checks on every portal page among them) log their
 		// successes at debug level; writes are logged, and audited.
-		QuietCall: func(method string) bool { return !trail.Mutating(method) },
+		QuietCall: trail.ReadOnly,
 		Telemetry: a.telemetry,
 		Ready:     st.Ping,
 	}, server.Services{

@@ -149,12 +149,12 @@ func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, ha
 	return handler(srv, &contextStream{ServerStream: ss, ctx: withRequestID(ss.Context())})
 }
 
-func logCall(logger *slog.Logger, ctx context.Context, method string, quiet bool, start time.Time, err error) {
+func logCall(logger *slog.Logger, ctx context.Context, method string, quiet func(method string) bool, start time.Time, err error) {
 	code := status.Code(err)
 	level := slog.LevelInfo
 	switch code {
 	case codes.OK:
-		if quiet {
+		if quiet(method) {
 			level = slog.LevelDebug
 		}
 	case codes.Internal, codes.Unknown, codes.DataLoss:
@@ -190,7 +190,7 @@ func loggingUnary(logger *slog.Logger, quiet func(method string) bool) grpc.Unar
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		start := time.Now()
 		resp, err := handler(ctx, req)
-		logCall(logger, ctx, info.FullMethod, quiet(info.FullMethod), start, err)
+		logCall(logger, ctx, info.FullMethod, quiet, start, err)
 		return resp, err
 	}
 }
@@ -199,7 +199,7 @@ func loggingStream(logger *slog.Logger, quiet func(method string) bool) grpc.Str
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		start := time.Now()
 		err := handler(srv, ss)
-		logCall(logger, ss.Context(), info.FullMethod, quiet(info.FullMethod), start, err)
+		logCall(logger, ss.Context(), info.FullMethod, quiet, start, err)
 		return err
 	}
 }

@@ -40,6 +40,11 @@ func Mutating(fullMethod string) bool {
 	return true
 }
 
+// ReadOnly reports whether a full gRPC method name is a call that changes
+// nothing: every method Mutating is not, other services' (such as health
+// checks) included.
+func ReadOnly(fullMethod string) bool { return !Mutating(fullMethod) }
+
 // Recorder appends audit events.
 type Recorder struct {
 	store  store.Audit
