@@ -216,17 +216,9 @@ type Resource struct {
 	Column   string
 }
 
-// String renders the resource as database[.table[.column]].
-func (r Resource) String() string {
-	s := r.Database
-	if r.Table != "" {
-		s += "." + r.Table
-	}
-	if r.Column != "" {
-		s += "." + r.Column
-	}
-	return s
-}
+// String renders the resource as database[.table[.column]], as the
+// store's governance change log names it.
+func (r Resource) String() string { return r.toStore().Key() }
 
 // sortedUnique returns the sorted distinct values of ss.
 func sortedUnique(ss []string) []string {
