@@ -41,19 +41,20 @@ func RequestID(ctx context.Context) string { return callFrom(ctx).requestID }
 
 // chain returns the interceptors in the order every call passes them:
 //
-//  1. recovery: a panic anywhere below becomes INTERNAL and a logged stack;
-//  2. request id: the caller's x-request-id (or a new one), echoed in the
+//  1. metrics: rpc.server.call.duration by method and code (callMetrics;
+//     spans, when traces are exported, come from otelgrpc's stats handler);
+//  2. recovery: a panic anywhere below becomes INTERNAL and a logged stack;
+//  3. request id: the caller's x-request-id (or a new one), echoed in the
 //     response header and put on every log line;
-//  3. logging: one structured line per call with its code and duration
+//  4. logging: one structured line per call with its code and duration
 //     (at debug level for a call that succeeded and that Options.QuietCall
 //     names, such as the reads portals make on every page);
-//  4. metrics and tracing: otelgrpc, installed as the server's stats handler;
 //  5. authentication: the bearer key becomes a Principal on the context;
 //  6. authorization: the method's role table decides;
 //  7. audit (unary calls that change state): one event per call, with its
 //     outcome, once it has ended;
 //  8. errors: a handler's error becomes exactly one gRPC status.
-func chain(opts Options) []grpc.ServerOption {
+func chain(opts Options, metrics *callMetrics) []grpc.ServerOption {
 	logger, audit := opts.Logger, opts.Audit
 	quiet := opts.QuietCall
 	if quiet == nil {
@@ -67,6 +68,7 @@ func chain(opts Options) []grpc.ServerOption {
 	}
 	return []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(
+			metrics.unary,
 			recoveryUnary(logger),
 			requestIDUnary,
 			loggingUnary(logger, quiet),
@@ -75,6 +77,7 @@ func chain(opts Options) []grpc.ServerOption {
 			errorsUnary,
 		),
 		grpc.ChainStreamInterceptor(
+			metrics.stream,
 			recoveryStream(logger),
 			requestIDStream,
 			loggingStream(logger, quiet),

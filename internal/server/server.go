@@ -18,6 +18,7 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
@@ -75,17 +76,24 @@ type Server struct {
 // known (and a port taken is reported) before Serve.
 func New(ctx context.Context, opts Options, services Services) (*Server, error) {
 	s := &Server{opts: opts}
-	serverOpts := append(chain(opts),
-		grpc.StatsHandler(otelgrpc.NewServerHandler(
-			otelgrpc.WithMeterProvider(opts.Telemetry.Meters),
-			otelgrpc.WithTracerProvider(opts.Telemetry.Tracers),
-			otelgrpc.WithPropagators(opts.Telemetry.Propagators),
-		)),
+	metrics, err := newCallMetrics(opts.Telemetry)
+	if err != nil {
+		return nil, fmt.Errorf("call metrics: %w", err)
+	}
+	serverOpts := append(chain(opts, metrics),
 		// Calls run on a pool of long-lived goroutines, one per CPU, whose
 		// stacks have grown once, rather than each on a new goroutine whose
 		// stack grows on every call (a tenth of the CPU of a short call).
 		grpc.NumStreamWorkers(uint32(goruntime.GOMAXPROCS(0))),
 	)
+	if opts.Telemetry.Tracing {
+		// Spans only: callMetrics records the calls' metrics.
+		serverOpts = append(serverOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(
+			otelgrpc.WithMeterProvider(metricnoop.NewMeterProvider()),
+			otelgrpc.WithTracerProvider(opts.Telemetry.Tracers),
+			otelgrpc.WithPropagators(opts.Telemetry.Propagators),
+		)))
+	}
 	s.grpcServer = grpc.NewServer(serverOpts...)
 	register(s.grpcServer, services)
 	s.health = health.NewServer()
@@ -95,7 +103,6 @@ func New(ctx context.Context, opts Options, services Services) (*Server, error) 
 		s.health.SetServingStatus(name, healthpb.HealthCheckResponse_SERVING)
 	}
 
-	var err error
 	if s.grpcListener, err = net.Listen("tcp", opts.GRPCAddr); err != nil {
 		return nil, fmt.Errorf("listen for gRPC on %s: %w", opts.GRPCAddr, err)
 	}

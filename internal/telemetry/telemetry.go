@@ -30,6 +30,8 @@ type Telemetry struct {
 	Meters      metric.MeterProvider
 	Tracers     trace.TracerProvider
 	Propagators propagation.TextMapPropagator
+	// Tracing tells whether spans are exported (Tracers is not a no-op).
+	Tracing bool
 	// Metrics serves the Prometheus text format of every metric.
 	Metrics  http.Handler
 	shutdown []func(context.Context) error
@@ -71,6 +73,7 @@ func Setup(ctx context.Context, serviceVersion string, getenv func(string) strin
 		}
 		tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res), sdktrace.WithBatcher(exp))
 		t.Tracers = tp
+		t.Tracing = true
 		t.shutdown = append(t.shutdown, tp.Shutdown)
 	}
 	if otlpWanted(getenv, "METRICS") {
