@@ -267,13 +267,15 @@ func checkCheck(c Check, field string) error {
 	return nil
 }
 
-// decide answers one check against the snapshot.
+// decide answers one check against the snapshot. Its reason is written
+// into one buffer, as portals make this call on every page.
 func (s *snapshot) decide(c Check) Decision {
 	t := s.table(c.Database, c.Table)
 	if t == nil {
 		return Decision{DeniedColumns: slices.Clone(c.Columns), Reason: fmt.Sprintf("%s on %s.%s denied: no such table", c.Permission, c.Database, c.Table)}
 	}
-	var groups []*groupEntry
+	var groupsBuf [8]*groupEntry
+	groups := groupsBuf[:0]
 	for _, name := range c.Groups {
 		if g := s.group(name); g != nil {
 			groups = append(groups, g)
@@ -286,14 +288,17 @@ func (s *snapshot) decide(c Check) Decision {
 			cols[i] = t.cols[i].name
 		}
 	}
-	d := Decision{AllowedColumns: []string{}, DeniedColumns: []string{}}
-	var firstDenied = -2 // column index of the first denied column; -1: the table; -2: none
+	d := Decision{AllowedColumns: make([]string, 0, len(cols)), DeniedColumns: []string{}}
+	firstDenied := -2 // column index of the first denied column; -1: the table; -2: none
 	deniedUnknown := ""
 	// deciding are the grants that opened columns, in the order they first
-	// did, with the columns each opened.
-	var deciding []*compiledGrant
-	var opened [][]string
-	decideOne := func(name string, ci int) {
+	// did; openedBy[i] is the one that opened AllowedColumns[i].
+	var decidingBuf [4]*compiledGrant
+	var openedByBuf [32]uint8
+	deciding, openedBy := decidingBuf[:0], openedByBuf[:0]
+	// opener returns whether column ci (-1: the table) is open to the
+	// groups, and the index in deciding of the grant that opens it.
+	opener := func(ci int) (bool, int) {
 		for _, g := range groups {
 			if !g.allows(c.Permission, t, ci) {
 				continue
@@ -303,24 +308,21 @@ func (s *snapshot) decide(c Check) Decision {
 					i := slices.Index(deciding, cg)
 					if i < 0 {
 						i = len(deciding)
-						deciding, opened = append(deciding, cg), append(opened, nil)
+						deciding = append(deciding, cg)
 					}
-					opened[i] = append(opened[i], name)
-					break
+					return true, i
 				}
 			}
-			d.AllowedColumns = append(d.AllowedColumns, name)
-			return
+			return true, -1
 		}
-		d.DeniedColumns = append(d.DeniedColumns, name)
-		if firstDenied == -2 && deniedUnknown == "" {
-			firstDenied = ci
-		}
+		return false, -1
 	}
 	if len(t.cols) == 0 && len(c.Columns) == 0 {
-		decideOne("", -1)
-		d.AllowedColumns, d.DeniedColumns = []string{}, []string{}
-		d.Allowed = firstDenied == -2
+		ok, _ := opener(-1)
+		d.Allowed = ok
+		if !ok {
+			firstDenied = -1
+		}
 	} else {
 		for _, name := range cols {
 			ci, ok := s.colIndex(t, name)
@@ -331,52 +333,87 @@ func (s *snapshot) decide(c Check) Decision {
 				}
 				continue
 			}
-			decideOne(name, ci)
+			if ok, by := opener(ci); ok {
+				d.AllowedColumns = append(d.AllowedColumns, name)
+				openedBy = append(openedBy, uint8(by))
+				continue
+			}
+			d.DeniedColumns = append(d.DeniedColumns, name)
+			if firstDenied == -2 && deniedUnknown == "" {
+				firstDenied = ci
+			}
 		}
 		d.Allowed = len(d.DeniedColumns) == 0 && len(d.AllowedColumns) > 0
 	}
-	where := t.db + "." + t.name
+	b := make([]byte, 0, 192)
+	b = append(b, c.Permission.String()...)
+	b = append(b, " on "...)
+	b = append(append(append(b, t.db...), '.'), t.name...)
 	switch {
 	case deniedUnknown != "":
-		d.Reason = fmt.Sprintf("%s on %s denied: the table has no column %q", c.Permission, where, deniedUnknown)
+		b = append(b, " denied: the table has no column "...)
+		b = strconv.AppendQuote(b, deniedUnknown)
 	case firstDenied != -2:
-		d.Reason = s.denyReason(c, groups, t, firstDenied)
+		b = s.appendDenyReason(b, c, groups, t, firstDenied)
 	case d.Allowed:
-		var parts []string
+		b = append(b, " allowed: "...)
 		for i, cg := range deciding {
-			part := cg.label
-			if len(t.cols) > 0 {
-				part += " opens " + s.columnsText(t, opened[i])
-			} else {
-				part += fmt.Sprintf(" matches the table (%s)", s.tagsText(t.grade, t.gradeFrom, t.domain, t.domainFrom))
+			if i > 0 {
+				b = append(b, "; "...)
 			}
-			parts = append(parts, part)
+			b = append(b, cg.label...)
+			if len(t.cols) > 0 {
+				b = append(b, " opens "...)
+				b = s.appendColumns(b, t, d.AllowedColumns, openedBy, uint8(i))
+			} else {
+				b = append(b, " matches the table ("...)
+				b = s.appendTags(b, t.grade, t.gradeFrom, t.domain, t.domainFrom)
+				b = append(b, ')')
+			}
 		}
-		d.Reason = fmt.Sprintf("%s on %s allowed: %s", c.Permission, where, strings.Join(parts, "; "))
 	default:
-		d.Reason = fmt.Sprintf("%s on %s denied: the table has no columns to check", c.Permission, where)
+		b = append(b, " denied: the table has no columns to check"...)
 	}
+	d.Reason = string(b)
 	return d
 }
 
-// columnsText names the columns a grant opened, with their tag values.
-func (s *snapshot) columnsText(t *tableEntry, names []string) string {
+// appendColumns names the columns grant number by opened (names[i] where
+// openedBy[i] is by), at most five, with their tag values.
+func (s *snapshot) appendColumns(b []byte, t *tableEntry, names []string, openedBy []uint8, by uint8) []byte {
 	const most = 5
-	var parts []string
-	for i, n := range names {
-		if i == most {
-			parts = append(parts, fmt.Sprintf("and %d more", len(names)-most))
-			break
+	n := 0
+	for i, name := range names {
+		if openedBy[i] != by {
+			continue
 		}
-		ci, _ := s.colIndex(t, n)
+		if n == most {
+			rest := 0
+			for _, o := range openedBy[i:] {
+				if o == by {
+					rest++
+				}
+			}
+			b = append(b, ", and "...)
+			b = strconv.AppendInt(b, int64(rest), 10)
+			return append(b, " more"...)
+		}
+		if n > 0 {
+			b = append(b, ", "...)
+		}
+		n++
+		ci, _ := s.colIndex(t, name)
 		c := &t.cols[ci]
-		part := fmt.Sprintf("%s (grade=%d %s", n, c.grade, fromNames[c.gradeFrom])
+		b = append(b, name...)
+		b = append(b, " (grade="...)
+		b = strconv.AppendInt(b, int64(c.grade), 10)
+		b = append(append(b, ' '), fromNames[c.gradeFrom]...)
 		if c.domain != 0 {
-			part += fmt.Sprintf(", domain %s", fromNames[c.domainFrom])
+			b = append(append(b, ", domain "...), fromNames[c.domainFrom]...)
 		}
-		parts = append(parts, part+")")
+		b = append(b, ')')
 	}
-	return strings.Join(parts, ", ")
+	return b
 }
 
 // domainName returns the value of a domain id.
@@ -411,56 +448,96 @@ func grantExpr(scale GradeScale, domainKey string, grade uint8, domains []string
 
 // tagsText renders the effective grade and domain of a resource.
 func (s *snapshot) tagsText(grade, gradeFrom uint8, domain uint16, domainFrom uint8) string {
-	text := fmt.Sprintf("%s untagged", s.scale.Key)
+	return string(s.appendTags(nil, grade, gradeFrom, domain, domainFrom))
+}
+
+// appendTags appends tagsText.
+func (s *snapshot) appendTags(b []byte, grade, gradeFrom uint8, domain uint16, domainFrom uint8) []byte {
+	b = append(b, s.scale.Key...)
 	if grade != 0 {
-		text = fmt.Sprintf("%s=%d %s", s.scale.Key, grade, fromNames[gradeFrom])
+		b = append(b, '=')
+		b = strconv.AppendInt(b, int64(grade), 10)
+		b = append(append(b, ' '), fromNames[gradeFrom]...)
+	} else {
+		b = append(b, " untagged"...)
 	}
 	if domain != 0 {
-		text += fmt.Sprintf(", %s=%s %s", s.domainKey, s.domainName(domain), fromNames[domainFrom])
+		b = append(append(append(b, ", "...), s.domainKey...), '=')
+		b = append(append(append(b, s.domainName(domain)...), ' '), fromNames[domainFrom]...)
 	} else {
-		text += fmt.Sprintf(", no %s", s.domainKey)
+		b = append(append(b, ", no "...), s.domainKey...)
 	}
-	return text
+	return b
 }
 
-// denyReason explains why column ci of t (-1: the table) is denied.
-func (s *snapshot) denyReason(c Check, groups []*groupEntry, t *tableEntry, ci int) string {
-	where, tags := t.db+"."+t.name, s.tagsText(t.grade, t.gradeFrom, t.domain, t.domainFrom)
-	grade := t.grade
+// appendDenyReason appends, to "PERM on db.table", why column ci of t (-1:
+// the table) is denied.
+func (s *snapshot) appendDenyReason(b []byte, c Check, groups []*groupEntry, t *tableEntry, ci int) []byte {
+	grade, gradeFrom, domain, domainFrom := t.grade, t.gradeFrom, t.domain, t.domainFrom
 	if ci >= 0 {
 		col := &t.cols[ci]
-		where += "." + col.name
-		tags = s.tagsText(col.grade, col.gradeFrom, col.domain, col.domainFrom)
-		grade = col.grade
+		b = append(append(b, '.'), col.name...)
+		grade, gradeFrom, domain, domainFrom = col.grade, col.gradeFrom, col.domain, col.domainFrom
 	}
-	var with []string
-	for _, g := range groups {
-		for _, cg := range g.grants {
-			if cg.perms.Has(c.Permission) {
-				with = append(with, cg.label)
+	b = append(b, " denied: "...)
+	considered := func(b []byte) []byte {
+		b = append(b, "; grants considered: "...)
+		first := true
+		for _, g := range groups {
+			for _, cg := range g.grants {
+				if cg.perms.Has(c.Permission) {
+					if !first {
+						b = append(b, "; "...)
+					}
+					first = false
+					b = append(b, cg.label...)
+				}
 			}
 		}
+		return b
 	}
-	prefix := fmt.Sprintf("%s on %s denied: ", c.Permission, where)
+	held := false
+	for _, g := range groups {
+		for _, cg := range g.grants {
+			held = held || cg.perms.Has(c.Permission)
+		}
+	}
 	switch {
-	case len(with) == 0:
-		return prefix + fmt.Sprintf("groups [%s] hold no grant with %s", strings.Join(c.Groups, " "), c.Permission)
+	case !held:
+		b = append(b, "groups ["...)
+		for i, g := range c.Groups {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, g...)
+		}
+		b = append(b, "] hold no grant with "...)
+		return append(b, c.Permission.String()...)
 	case grade == 0:
-		return prefix + fmt.Sprintf("it carries no %s tag (%s), and an untagged resource matches no grant expression; grants considered: %s", s.scale.Key, tags, strings.Join(with, "; "))
+		b = append(b, "it carries no "...)
+		b = append(b, s.scale.Key...)
+		b = append(b, " tag ("...)
+		b = s.appendTags(b, grade, gradeFrom, domain, domainFrom)
+		b = append(b, "), and an untagged resource matches no grant expression"...)
+		return considered(b)
 	case ci >= 0 && !c.Permission.columnLevel():
-		return prefix + fmt.Sprintf("%s needs the table and all its columns to match one grant (%s, table's least grade %s); grants considered: %s",
-			c.Permission, tags, gradeOrUntagged(t.minGrade), strings.Join(with, "; "))
+		b = append(b, c.Permission.String()...)
+		b = append(b, " needs the table and all its columns to match one grant ("...)
+		b = s.appendTags(b, grade, gradeFrom, domain, domainFrom)
+		b = append(b, ", table's least grade "...)
+		if t.minGrade == 0 {
+			b = append(b, "untagged"...)
+		} else {
+			b = strconv.AppendInt(b, int64(t.minGrade), 10)
+		}
+		b = append(b, ')')
+		return considered(b)
 	default:
-		return prefix + fmt.Sprintf("its tags (%s) match no grant expression; grants considered: %s", tags, strings.Join(with, "; "))
+		b = append(b, "its tags ("...)
+		b = s.appendTags(b, grade, gradeFrom, domain, domainFrom)
+		b = append(b, ") match no grant expression"...)
+		return considered(b)
 	}
-}
-
-// gradeOrUntagged renders a grade, 0 as "untagged".
-func gradeOrUntagged(g uint8) string {
-	if g == 0 {
-		return "untagged"
-	}
-	return strconv.Itoa(int(g))
 }
 
 // ListAccessibleTables returns one page of the tables a group's grants
