@@ -62,7 +62,7 @@ func authz(args []string) error {
 	columns := fs.Int("columns", 30, "columns per table")
 	groups := fs.Int("groups", 300, "groups, one grant each")
 	clients := fs.Int("clients", 4*runtime.NumCPU(), "concurrent gRPC clients")
-	calls := fs.Int("calls", 200_000, "most gRPC calls")
+	calls := fs.Int("calls", 1_000_000, "most gRPC calls")
 	maxTime := fs.Duration("grpc-time", 10*time.Second, "most time for the gRPC run")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the gRPC run (client and server) to this file")
 	if err := fs.Parse(args); err != nil {

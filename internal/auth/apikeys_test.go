@@ -114,7 +114,7 @@ func TestAPIKeysAuthenticate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := a.Authenticate(context.Background(), tc.md)
+			p, err := a.Authenticate(metadata.NewIncomingContext(context.Background(), tc.md))
 			if tc.wantMsg != "" {
 				if p != nil {
 					t.Errorf("got principal %+v; want none", p)
@@ -138,13 +138,13 @@ func TestAPIKeysAuthenticate(t *testing.T) {
 func TestAPIKeysReturnsIndependentPrincipals(t *testing.T) {
 	a := testAPIKeys(t)
 	md := metadata.Pairs("authorization", "Bearer "+aliceSecret)
-	p1, err := a.Authenticate(context.Background(), md)
+	p1, err := a.Authenticate(metadata.NewIncomingContext(context.Background(), md))
 	if err != nil {
 		t.Fatal(err)
 	}
 	p1.Roles[0] = Admin
 	p1.Groups[0] = "platform-admins"
-	p2, err := a.Authenticate(context.Background(), md)
+	p2, err := a.Authenticate(metadata.NewIncomingContext(context.Background(), md))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestNewAPIKeysCopiesInput(t *testing.T) {
 	}
 	groups[0] = "platform-admins"
 	roles[Admin] = []string{"data-eng"}
-	p, err := a.Authenticate(context.Background(), metadata.Pairs("authorization", "Bearer k"))
+	p, err := a.Authenticate(metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer k")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +231,7 @@ func TestRolesFor(t *testing.T) {
 
 func TestLocalIsAdmin(t *testing.T) {
 	for _, md := range []metadata.MD{nil, metadata.Pairs("authorization", "Bearer whatever")} {
-		p, err := Local{}.Authenticate(context.Background(), md)
+		p, err := Local{}.Authenticate(metadata.NewIncomingContext(context.Background(), md))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,7 +259,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	}
 	md := metadata.Pairs("authorization", "Bearer k")
 	for b.Loop() {
-		if _, err := a.Authenticate(context.Background(), md); err != nil {
+		if _, err := a.Authenticate(metadata.NewIncomingContext(context.Background(), md)); err != nil {
 			b.Fatal(err)
 		}
 	}

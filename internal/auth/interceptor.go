@@ -5,7 +5,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -38,8 +37,7 @@ func check(ctx context.Context, authn Authenticator, method string) (context.Con
 	if IsPublic(method) {
 		return ctx, nil
 	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	p, err := authn.Authenticate(ctx, md)
+	p, err := authn.Authenticate(ctx)
 	if err != nil {
 		if _, ok := status.FromError(err); ok {
 			return nil, err

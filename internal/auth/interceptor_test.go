@@ -20,10 +20,10 @@ type fakeStream struct {
 func (s *fakeStream) Context() context.Context { return s.ctx }
 
 // authnFunc adapts a function to Authenticator.
-type authnFunc func(context.Context, metadata.MD) (*Principal, error)
+type authnFunc func(context.Context) (*Principal, error)
 
-func (f authnFunc) Authenticate(ctx context.Context, md metadata.MD) (*Principal, error) {
-	return f(ctx, md)
+func (f authnFunc) Authenticate(ctx context.Context) (*Principal, error) {
+	return f(ctx)
 }
 
 func incoming(pairs ...string) context.Context {
@@ -77,21 +77,21 @@ func TestInterceptors(t *testing.T) {
 		},
 		{
 			name: "plain error is hidden",
-			authn: authnFunc(func(context.Context, metadata.MD) (*Principal, error) {
+			authn: authnFunc(func(context.Context) (*Principal, error) {
 				return nil, errors.New("identity provider at 10.0.0.7 unreachable")
 			}),
 			ctx: context.Background(), method: createDataset, wantCode: codes.Unauthenticated,
 		},
 		{
 			name: "status error passes through",
-			authn: authnFunc(func(context.Context, metadata.MD) (*Principal, error) {
+			authn: authnFunc(func(context.Context) (*Principal, error) {
 				return nil, status.Error(codes.Unavailable, "try later")
 			}),
 			ctx: context.Background(), method: createDataset, wantCode: codes.Unavailable,
 		},
 		{
 			name: "nil principal without error",
-			authn: authnFunc(func(context.Context, metadata.MD) (*Principal, error) {
+			authn: authnFunc(func(context.Context) (*Principal, error) {
 				return nil, nil
 			}),
 			ctx: context.Background(), method: createDataset, wantCode: codes.Unauthenticated,

@@ -241,7 +241,7 @@ func TestLoadFullFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := authn.Authenticate(context.Background(), metadata.Pairs("authorization", "Bearer bob-key"))
+	p, err := authn.Authenticate(metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer bob-key")))
 	if err != nil {
 		t.Fatal(err)
 	}
