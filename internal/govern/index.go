@@ -40,7 +40,7 @@ type Index struct {
 	mu        sync.Mutex
 	scale     GradeScale
 	domainKey string
-	datasets  map[string]*dataset.Dataset // by id; never changed once stored
+	datasets  map[string]*tableSource // by dataset id; never changed once stored
 	tags      map[Resource]map[string]string
 	grants    map[string]*store.GroupGrant
 	tagKeys   map[string]*store.TagKey
@@ -99,8 +99,7 @@ type tableEntry struct {
 	// name; the table's slot in its database's tableIx holds a copy for
 	// Allowed.
 	slots      colSlots
-	ds         *dataset.Dataset
-	explicit   map[string]string // without the grade, which is ds.Grade
+	explicit   map[string]string // without the grade, which is the dataset's Grade
 	grade      uint8
 	gradeFrom  uint8
 	domain     uint16
@@ -162,7 +161,7 @@ func NewIndex(scale GradeScale, domainKey string) *Index {
 
 // reset empties the writer-side state.
 func (ix *Index) reset() {
-	ix.datasets = map[string]*dataset.Dataset{}
+	ix.datasets = map[string]*tableSource{}
 	ix.tags = map[Resource]map[string]string{}
 	ix.grants = map[string]*store.GroupGrant{}
 	ix.tagKeys = map[string]*store.TagKey{}
@@ -183,7 +182,7 @@ func (ix *Index) Load(datasets []*dataset.Dataset, st *store.GrantsState) {
 	defer ix.mu.Unlock()
 	ix.reset()
 	for _, d := range datasets {
-		ix.datasets[d.ID] = d.Clone()
+		ix.datasets[d.ID] = sourceOf(d)
 	}
 	if st != nil {
 		for _, k := range st.TagKeys {
@@ -203,7 +202,7 @@ func (ix *Index) Load(datasets []*dataset.Dataset, st *store.GrantsState) {
 func (ix *Index) SetDataset(d *dataset.Dataset) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	ix.datasets[d.ID] = d.Clone()
+	ix.datasets[d.ID] = sourceOf(d)
 	ns, tbl, _ := dataset.SplitID(d.ID)
 	ix.publish(ix.withTable(ix.load(), ns, tbl))
 }
@@ -366,11 +365,33 @@ func (ix *Index) compileDatabase(name string) *dbEntry {
 	return db
 }
 
+// tableSource is what the index keeps of a dataset to compile its table
+// from: the grades and the column names. Whole datasets (types,
+// descriptions, partitioning) held 33 MB for 10,000 tables of 30 columns
+// (lakebench authz), against 6 MB for this.
+type tableSource struct {
+	grade int
+	cols  []colSource
+}
+
+type colSource struct {
+	name  string
+	grade int
+}
+
+func sourceOf(d *dataset.Dataset) *tableSource {
+	src := &tableSource{grade: d.Grade, cols: make([]colSource, len(d.Columns))}
+	for i, c := range d.Columns {
+		src.cols[i] = colSource{name: c.Name, grade: c.Grade}
+	}
+	return src
+}
+
 // compileTable compiles one table of db.
-func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tableEntry {
-	t := &tableEntry{db: db.name, name: name, ds: d, explicit: ix.tags[Resource{Database: db.name, Table: name}]}
+func (ix *Index) compileTable(db *dbEntry, name string, d *tableSource) *tableEntry {
+	t := &tableEntry{db: db.name, name: name, explicit: ix.tags[Resource{Database: db.name, Table: name}]}
 	t.grade, t.gradeFrom = db.grade, fromDatabase
-	if g := ix.gradeOf(d.Grade); g != 0 {
+	if g := ix.gradeOf(d.grade); g != 0 {
 		t.grade, t.gradeFrom = g, fromTable
 	}
 	if t.grade == 0 {
@@ -383,17 +404,17 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 	if t.domain == 0 {
 		t.domainFrom = fromNone
 	}
-	t.cols = make([]colEntry, len(d.Columns))
-	ids, grades := make([]uint32, len(d.Columns)), make([]uint8, len(d.Columns))
+	t.cols = make([]colEntry, len(d.cols))
+	ids, grades := make([]uint32, len(d.cols)), make([]uint8, len(d.cols))
 	t.minGrade = t.grade
 	domains := []uint16{t.domain}
-	for i, c := range d.Columns {
-		ce := colEntry{name: c.Name, explicit: ix.tags[Resource{Database: db.name, Table: name, Column: c.Name}]}
+	for i, c := range d.cols {
+		ce := colEntry{name: c.name, explicit: ix.tags[Resource{Database: db.name, Table: name, Column: c.name}]}
 		ce.grade, ce.gradeFrom = t.grade, fromTable
 		if t.gradeFrom == fromDatabase {
 			ce.gradeFrom = fromDatabase
 		}
-		if g := ix.gradeOf(c.Grade); g != 0 {
+		if g := ix.gradeOf(c.grade); g != 0 {
 			ce.grade, ce.gradeFrom = g, fromColumn
 		}
 		if ce.grade == 0 {
@@ -411,7 +432,7 @@ func (ix *Index) compileTable(db *dbEntry, name string, d *dataset.Dataset) *tab
 		}
 		domains = append(domains, ce.domain)
 		t.cols[i] = ce
-		ids[i], grades[i] = ix.colID(c.Name), ce.grade
+		ids[i], grades[i] = ix.colID(c.name), ce.grade
 	}
 	// A table has a shared layout and its grades packed, or else its own
 	// colSlots (or, when neither can hold its columns, neither).
