@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
+	"math/rand/v2"
 	"runtime/debug"
 	"time"
 
@@ -55,36 +57,38 @@ func RequestID(ctx context.Context) string { return callFrom(ctx).requestID }
 //     outcome, once it has ended;
 //  8. errors: a handler's error becomes exactly one gRPC status.
 func chain(opts Options, metrics *callMetrics) []grpc.ServerOption {
+	unary, stream := interceptors(opts, metrics)
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(unary...), grpc.ChainStreamInterceptor(stream...)}
+}
+
+// interceptors returns the unary and stream interceptors of chain, in order.
+func interceptors(opts Options, metrics *callMetrics) ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
 	logger, audit := opts.Logger, opts.Audit
 	quiet := opts.QuietCall
 	if quiet == nil {
 		quiet = func(string) bool { return false }
 	}
 	authUnary, authStream := auth.Interceptors(opts.Authenticator)
-	if audit == nil {
-		audit = func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-			return handler(ctx, req)
-		}
+	unary := []grpc.UnaryServerInterceptor{
+		metrics.unary,
+		recoveryUnary(logger),
+		requestIDUnary,
+		loggingUnary(logger, quiet),
+		authUnary,
 	}
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(
-			metrics.unary,
-			recoveryUnary(logger),
-			requestIDUnary,
-			loggingUnary(logger, quiet),
-			authUnary,
-			audit,
-			errorsUnary,
-		),
-		grpc.ChainStreamInterceptor(
-			metrics.stream,
-			recoveryStream(logger),
-			requestIDStream,
-			loggingStream(logger, quiet),
-			authStream,
-			errorsStream,
-		),
+	if audit != nil {
+		unary = append(unary, audit)
 	}
+	unary = append(unary, errorsUnary)
+	stream := []grpc.StreamServerInterceptor{
+		metrics.stream,
+		recoveryStream(logger),
+		requestIDStream,
+		loggingStream(logger, quiet),
+		authStream,
+		errorsStream,
+	}
+	return unary, stream
 }
 
 func recovered(logger *slog.Logger, ctx context.Context, method string, p any) error {
@@ -122,12 +126,32 @@ func withRequestID(ctx context.Context) context.Context {
 		id = v[0]
 	}
 	if id == "" {
-		id = uuid.NewString()
+		id = newRequestID()
 	}
 	// The header goes out with the response (and through the gateway as
 	// X-Request-Id); failing to set it must not fail the call.
 	_ = grpc.SetHeader(ctx, metadata.Pairs(requestIDHeader, id))
 	return context.WithValue(ctx, callKey{}, &call{requestID: id})
+}
+
+// newRequestID returns a random (version 4) UUID. Its random bits come
+// from math/rand/v2's runtime-seeded ChaCha8 generator rather than
+// crypto/rand: a request id must be unique, not secret.
+func newRequestID() string {
+	return uuid.Must(uuid.NewRandomFromReader(cheapRandom{})).String() // cheapRandom never fails
+}
+
+// cheapRandom reads math/rand/v2's global generator, which is safe for
+// concurrent use.
+type cheapRandom struct{}
+
+func (cheapRandom) Read(p []byte) (int, error) {
+	for i := 0; i < len(p); i += 8 {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+		copy(p[i:], b[:])
+	}
+	return len(p), nil
 }
 
 // validRequestID accepts short printable ids, so that a caller cannot put

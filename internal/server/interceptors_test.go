@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -57,5 +58,22 @@ func TestQuietCallsLogSuccessAtDebug(t *testing.T) {
 		if c.want == "WARN" && line.Error != "bad table" {
 			t.Errorf("a warning logged error %q, want the status message", line.Error)
 		}
+	}
+}
+
+// TestNewRequestIDIsUUIDv4 checks that the ids made for calls without one
+// are distinct version 4 UUIDs.
+func TestNewRequestIDIsUUIDv4(t *testing.T) {
+	seen := map[string]bool{}
+	for range 10_000 {
+		id := newRequestID()
+		u, err := uuid.Parse(id)
+		if err != nil || u.Version() != 4 || u.Variant() != uuid.RFC4122 || len(id) != 36 {
+			t.Fatalf("request id %q: version %v, variant %v, err %v; want a version 4 UUID", id, u.Version(), u.Variant(), err)
+		}
+		if seen[id] {
+			t.Fatalf("request id %q made twice", id)
+		}
+		seen[id] = true
 	}
 }
