@@ -139,12 +139,14 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		return err
 	}
 
-	grants, err := govern.New(ctx, st, cfg.GradeTagKey, cfg.GradeLevels, cfg.GradeLabels, govern.WithLogger(a.logger))
+	grants, err := govern.New(ctx, st, cfg.GradeTagKey, cfg.GradeLevels, cfg.GradeLabels,
+		govern.WithLogger(a.logger), govern.WithMaxStaleness(cfg.GovernanceMaxStaleness))
 	if err != nil {
 		return err
 	}
 	// Other servers on the same store change tags, grants and datasets:
-	// the index follows their changes every --governance-refresh.
+	// the index follows their changes every --governance-refresh, and its
+	// answers fail once it has not for --governance-max-staleness.
 	a.grants, a.followEvery = grants, cfg.GovernanceRefresh
 	spillDir := filepath.Join(cfg.DataDir, "tmp")
 	if err := os.MkdirAll(spillDir, 0o750); err != nil {
@@ -186,9 +188,9 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		GradeLevels:     cfg.GradeLevels,
 		JobQueued:       a.workers.Notify,
 		DatasetChanged:  grants.DatasetChanged,
-		ReadableColumns: readableColumns(grants.Index()),
+		ReadableColumns: readableColumns(grants),
 	})
-	chores, err := openStorage(ctx, cfg, getenv, st, grants.Index())
+	chores, err := openStorage(ctx, cfg, getenv, st, grants)
 	if err != nil {
 		return err
 	}
@@ -206,7 +208,14 @@ func (a *app) wire(ctx context.Context, cfg *config.Config, authn auth.Authentic
 		// successes at debug level; writes are logged, and audited.
 		QuietCall: trail.ReadOnly,
 		Telemetry: a.telemetry,
-		Ready:     st.Ping,
+		// Not ready while the store is unreachable, or while the access
+		// index has gone too long without following it.
+		Ready: func(ctx context.Context) error {
+			if err := st.Ping(ctx); err != nil {
+				return err
+			}
+			return grants.Fresh()
+		},
 	}, server.Services{
 		Ingest:  ingestServer{Handler: ingest.NewHandler(datasets), maintenance: erasure.NewHandler(st, a.workers.Notify)},
 		Grants:  grantsServer{Handler: govern.NewHandler(grants), audit: trail.NewHandler(st)},
@@ -276,7 +285,7 @@ func (g grantsServer) VerifyAuditLog(ctx context.Context, req *lakeplanev1.Verif
 
 // openStorage builds the storage chores over the landing zone and, for a
 // file:// warehouse, the warehouse directory.
-func openStorage(ctx context.Context, cfg *config.Config, getenv func(string) string, st store.Store, ix *govern.Index) (*storage.Service, error) {
+func openStorage(ctx context.Context, cfg *config.Config, getenv func(string) string, st store.Store, grants *govern.Service) (*storage.Service, error) {
 	var roots []string
 	if dir, ok := strings.CutPrefix(cfg.WarehouseURI(), "file://"); ok {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -308,7 +317,7 @@ func openStorage(ctx context.Context, cfg *config.Config, getenv func(string) st
 				}
 			}
 		},
-		Access:      storageAccess{index: ix, datasets: st},
+		Access:      storageAccess{grants: grants, datasets: st},
 		GradeLevels: cfg.GradeLevels,
 	})
 }
@@ -316,7 +325,7 @@ func openStorage(ctx context.Context, cfg *config.Config, getenv func(string) st
 // storageAccess lets raw-data chores (grep, line count, discovery) touch a
 // dataset's files only for callers who may read every column of it.
 type storageAccess struct {
-	index    *govern.Index
+	grants   *govern.Service
 	datasets store.Datasets
 }
 
@@ -329,13 +338,16 @@ func (a storageAccess) CanReadAll(ctx context.Context, id string) (bool, string)
 	if p.HasRole(auth.Admin) {
 		return true, ""
 	}
+	if err := a.grants.Fresh(); err != nil {
+		return false, err.Error()
+	}
 	d, err := a.datasets.GetDataset(ctx, id)
 	if err != nil {
 		return false, fmt.Sprintf("dataset %s: %v", id, err)
 	}
 	ns, table, _ := dataset.SplitID(id)
 	for _, c := range d.Columns {
-		if !a.index.Allowed(p.Groups, ns, table, c.Name, govern.Select) {
+		if !a.grants.Index().Allowed(p.Groups, ns, table, c.Name, govern.Select) {
 			return false, fmt.Sprintf("column %q of %s is closed to groups %v", c.Name, id, p.Groups)
 		}
 	}
@@ -386,7 +398,7 @@ func recordJobUsage(costs *cost.Service, logger *slog.Logger) func(context.Conte
 
 // readableColumns answers, for PreviewRows, which columns of a dataset the
 // caller's groups may read: the union over its groups. Admins read all.
-func readableColumns(ix *govern.Index) func(ctx context.Context, d *dataset.Dataset) (map[string]bool, error) {
+func readableColumns(grants *govern.Service) func(ctx context.Context, d *dataset.Dataset) (map[string]bool, error) {
 	return func(ctx context.Context, d *dataset.Dataset) (map[string]bool, error) {
 		p, ok := auth.FromContext(ctx)
 		if !ok {
@@ -395,6 +407,10 @@ func readableColumns(ix *govern.Index) func(ctx context.Context, d *dataset.Data
 		if p.HasRole(auth.Admin) {
 			return nil, nil
 		}
+		if err := grants.Fresh(); err != nil {
+			return nil, err
+		}
+		ix := grants.Index()
 		ns, table, _ := dataset.SplitID(d.ID)
 		open := map[string]bool{}
 		var cols []string

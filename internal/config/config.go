@@ -107,6 +107,11 @@ type Config struct {
 	// made, which bounds how stale its access answers can be; 0 turns
 	// following off (a single server needs none).
 	GovernanceRefresh time.Duration
+	// GovernanceMaxStaleness is how long, while following, the governance
+	// index may go without applying those changes (the store unreachable)
+	// before access checks fail with UNAVAILABLE rather than answer from a
+	// state that may miss a revoke; 0 sets no bound.
+	GovernanceMaxStaleness time.Duration
 }
 
 // AlertWebhook is a webhook that receives signed alerts. Its secret is not
@@ -124,20 +129,21 @@ type AlertWebhook struct {
 // Default returns the configuration used when nothing is set.
 func Default() *Config {
 	return &Config{
-		GRPCAddr:          "127.0.0.1:9090",
-		HTTPAddr:          "127.0.0.1:8080",
-		DataDir:           "./data",
-		Store:             StoreSQLite,
-		Auth:              AuthNone,
-		LogLevel:          "info",
-		ShutdownTimeout:   15 * time.Second,
-		GradeTagKey:       "grade",
-		GradeLevels:       3,
-		Workers:           2,
-		AlertAttempts:     5,
-		AlertBackoff:      time.Second,
-		AlertMaxBackoff:   time.Minute,
-		GovernanceRefresh: time.Second,
+		GRPCAddr:               "127.0.0.1:9090",
+		HTTPAddr:               "127.0.0.1:8080",
+		DataDir:                "./data",
+		Store:                  StoreSQLite,
+		Auth:                   AuthNone,
+		LogLevel:               "info",
+		ShutdownTimeout:        15 * time.Second,
+		GradeTagKey:            "grade",
+		GradeLevels:            3,
+		Workers:                2,
+		AlertAttempts:          5,
+		AlertBackoff:           time.Second,
+		AlertMaxBackoff:        time.Minute,
+		GovernanceRefresh:      time.Second,
+		GovernanceMaxStaleness: 30 * time.Second,
 	}
 }
 
@@ -300,6 +306,9 @@ func newFlagSet(c *Config) *flag.FlagSet {
 	fs.DurationVar(&c.GovernanceRefresh, "governance-refresh", c.GovernanceRefresh,
 		"How often to apply the tag, grant and dataset changes that other servers sharing the store made to this "+
 			"server's access checks, so that they lag by at most about this much (0: never, for a single server).")
+	fs.DurationVar(&c.GovernanceMaxStaleness, "governance-max-staleness", c.GovernanceMaxStaleness,
+		"How long access checks may go on answering while those changes cannot be read from the store; after it "+
+			"they fail with UNAVAILABLE until the store answers again (0: no limit).")
 	return fs
 }
 
@@ -456,5 +465,6 @@ func (c *Config) LogValue() slog.Value {
 		slog.String("alertMaxBackoff", c.AlertMaxBackoff.String()),
 		slog.String("retentionSweepInterval", c.RetentionSweepInterval.String()),
 		slog.String("governanceRefresh", c.GovernanceRefresh.String()),
+		slog.String("governanceMaxStaleness", c.GovernanceMaxStaleness.String()),
 	)
 }

@@ -85,6 +85,12 @@ func TestPrecedence(t *testing.T) {
 			parse:  func(s string) any { d, _ := time.ParseDuration(s); return d },
 		},
 		{
+			flag: "governance-max-staleness", yaml: "governanceMaxStaleness: %s",
+			values: [3]string{"10s", "1m", "0s"},
+			get:    func(c *Config) any { return c.GovernanceMaxStaleness },
+			parse:  func(s string) any { d, _ := time.ParseDuration(s); return d },
+		},
+		{
 			flag: "grade-levels", yaml: "gradeLevels: %s",
 			values: [3]string{"4", "5", "6"},
 			get:    func(c *Config) any { return c.GradeLevels },
@@ -228,10 +234,11 @@ func TestLoadFullFile(t *testing.T) {
 			{Name: "data-oncall", URL: "https://hooks.example.com/services/T0KEN-IN-PATH", SecretEnv: "LAKEPLANE_ALERT_ONCALL_SECRET"},
 			{Name: "audit-log", URL: "http://127.0.0.1:9999/alerts", SecretEnv: "AUDIT_HOOK_KEY"},
 		},
-		AlertAttempts:     7,
-		AlertBackoff:      2 * time.Second,
-		AlertMaxBackoff:   5 * time.Minute,
-		GovernanceRefresh: 250 * time.Millisecond,
+		AlertAttempts:          7,
+		AlertBackoff:           2 * time.Second,
+		AlertMaxBackoff:        5 * time.Minute,
+		GovernanceRefresh:      250 * time.Millisecond,
+		GovernanceMaxStaleness: 5 * time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("Load = %+v\nwant %+v", c, want)
@@ -384,6 +391,8 @@ func TestValidationErrors(t *testing.T) {
 		{name: "zero alert backoff", args: []string{"--alert-backoff=0s"}, want: []string{"alert-backoff: must be positive"}},
 		{name: "negative sweep interval", args: []string{"--retention-sweep-interval=-1s"}, want: []string{"retention-sweep-interval: must not be negative"}},
 		{name: "negative governance refresh", args: []string{"--governance-refresh=-1s"}, want: []string{"governance-refresh: must not be negative"}},
+		{name: "negative max staleness", args: []string{"--governance-max-staleness=-1s"}, want: []string{"governance-max-staleness: must not be negative"}},
+		{name: "max staleness within two refreshes", args: []string{"--governance-refresh=1s", "--governance-max-staleness=1500ms"}, want: []string{"governance-max-staleness: must be at least twice governance-refresh (1s), got 1.5s"}},
 		{name: "max backoff below backoff", args: []string{"--alert-backoff=2s", "--alert-max-backoff=1s"}, want: []string{"alert-max-backoff", "less than"}},
 		{
 			name: "webhook without name", file: "alertWebhooks:\n  - {url: 'https://h.example/x', secretEnv: K}\n",

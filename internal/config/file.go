@@ -15,28 +15,29 @@ import (
 // Keys are the flag names in lowerCamelCase; apiKeys, roles, gradeLabels and
 // alertWebhooks exist only in the file.
 type File struct {
-	GRPCAddr          *string        `yaml:"grpcAddr"`
-	HTTPAddr          *string        `yaml:"httpAddr"`
-	DataDir           *string        `yaml:"dataDir"`
-	Store             *string        `yaml:"store"`
-	PostgresDSN       *string        `yaml:"postgresDsn"`
-	Auth              *string        `yaml:"auth"`
-	InsecureNoAuth    *bool          `yaml:"insecureNoAuth"`
-	LogLevel          *string        `yaml:"logLevel"`
-	ShutdownTimeout   *time.Duration `yaml:"shutdownTimeout"`
-	GradeTagKey       *string        `yaml:"gradeTagKey"`
-	GradeLevels       *int           `yaml:"gradeLevels"`
-	Warehouse         *string        `yaml:"warehouse"`
-	AllowedSourceDirs *string        `yaml:"allowedSourceDirs"`
-	Workers           *int           `yaml:"workers"`
-	S3Endpoint        *string        `yaml:"s3Endpoint"`
-	S3Region          *string        `yaml:"s3Region"`
-	S3PathStyle       *bool          `yaml:"s3PathStyle"`
-	AlertAttempts     *int           `yaml:"alertAttempts"`
-	AlertBackoff      *time.Duration `yaml:"alertBackoff"`
-	AlertMaxBackoff   *time.Duration `yaml:"alertMaxBackoff"`
-	RetentionSweep    *time.Duration `yaml:"retentionSweepInterval"`
-	GovernanceRefresh *time.Duration `yaml:"governanceRefresh"`
+	GRPCAddr           *string        `yaml:"grpcAddr"`
+	HTTPAddr           *string        `yaml:"httpAddr"`
+	DataDir            *string        `yaml:"dataDir"`
+	Store              *string        `yaml:"store"`
+	PostgresDSN        *string        `yaml:"postgresDsn"`
+	Auth               *string        `yaml:"auth"`
+	InsecureNoAuth     *bool          `yaml:"insecureNoAuth"`
+	LogLevel           *string        `yaml:"logLevel"`
+	ShutdownTimeout    *time.Duration `yaml:"shutdownTimeout"`
+	GradeTagKey        *string        `yaml:"gradeTagKey"`
+	GradeLevels        *int           `yaml:"gradeLevels"`
+	Warehouse          *string        `yaml:"warehouse"`
+	AllowedSourceDirs  *string        `yaml:"allowedSourceDirs"`
+	Workers            *int           `yaml:"workers"`
+	S3Endpoint         *string        `yaml:"s3Endpoint"`
+	S3Region           *string        `yaml:"s3Region"`
+	S3PathStyle        *bool          `yaml:"s3PathStyle"`
+	AlertAttempts      *int           `yaml:"alertAttempts"`
+	AlertBackoff       *time.Duration `yaml:"alertBackoff"`
+	AlertMaxBackoff    *time.Duration `yaml:"alertMaxBackoff"`
+	RetentionSweep     *time.Duration `yaml:"retentionSweepInterval"`
+	GovernanceRefresh  *time.Duration `yaml:"governanceRefresh"`
+	GovernanceMaxStale *time.Duration `yaml:"governanceMaxStaleness"`
 
 	// GradeLabels names the grade levels, one label per level, most
 	// sensitive first.

@@ -39,6 +39,7 @@ func (c *Config) applyFile(f *File) error {
 	setIf(&c.AlertMaxBackoff, f.AlertMaxBackoff)
 	setIf(&c.RetentionSweepInterval, f.RetentionSweep)
 	setIf(&c.GovernanceRefresh, f.GovernanceRefresh)
+	setIf(&c.GovernanceMaxStaleness, f.GovernanceMaxStale)
 	c.AlertWebhooks = nil
 	for _, w := range f.AlertWebhooks {
 		c.AlertWebhooks = append(c.AlertWebhooks, AlertWebhook(w))
@@ -145,6 +146,13 @@ func (c *Config) Validate() error {
 
 	if c.GovernanceRefresh < 0 {
 		fail("governance-refresh: must not be negative, got %s", c.GovernanceRefresh)
+	}
+	switch {
+	case c.GovernanceMaxStaleness < 0:
+		fail("governance-max-staleness: must not be negative, got %s", c.GovernanceMaxStaleness)
+	case c.GovernanceMaxStaleness > 0 && c.GovernanceRefresh > 0 && c.GovernanceMaxStaleness < 2*c.GovernanceRefresh:
+		fail("governance-max-staleness: must be at least twice governance-refresh (%s), got %s, or 0 for no limit",
+			c.GovernanceRefresh, c.GovernanceMaxStaleness)
 	}
 
 	if c.Workers < 1 || c.Workers > 64 {

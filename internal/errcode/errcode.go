@@ -44,6 +44,8 @@ func Status(err error) *status.Status {
 		code = codes.FailedPrecondition
 	case errors.Is(err, fault.ErrPermissionDenied):
 		code = codes.PermissionDenied
+	case errors.Is(err, fault.ErrUnavailable):
+		code = codes.Unavailable
 	case errors.Is(err, context.Canceled):
 		code = codes.Canceled
 	case errors.Is(err, context.DeadlineExceeded):

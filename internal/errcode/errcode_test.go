@@ -30,6 +30,7 @@ func TestToStatus(t *testing.T) {
 		{"page token", store.ErrInvalidPageToken, codes.InvalidArgument, "page token"},
 		{"precondition", fault.Precondition("column %q would be dropped", "x"), codes.FailedPrecondition, "would be dropped"},
 		{"denied", fault.Denied("outside the allowed directories"), codes.PermissionDenied, "outside"},
+		{"unavailable", fmt.Errorf("check access: %w", fault.Unavailable("index stale for %s", "31s")), codes.Unavailable, "index stale for 31s"},
 		{"field", fmt.Errorf("create: %w", fault.Invalid("columns[1].type", "unknown type")), codes.InvalidArgument, "create: columns[1].type: unknown type"},
 		{"row error", &fault.FieldError{Row: 1042, Column: "premium", Reason: `"12,5" is not a decimal`}, codes.InvalidArgument, `row 1042, column "premium": "12,5" is not a decimal`},
 		{"canceled", fmt.Errorf("load: %w", context.Canceled), codes.Canceled, "canceled"},

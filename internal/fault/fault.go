@@ -58,6 +58,15 @@ func Denied(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrPermissionDenied, fmt.Sprintf(format, args...))
 }
 
+// ErrUnavailable marks a request the service cannot answer correctly now,
+// but may once what it depends on is back: the caller may retry.
+var ErrUnavailable = errors.New("unavailable")
+
+// Unavailable returns an error wrapping ErrUnavailable.
+func Unavailable(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUnavailable, fmt.Sprintf(format, args...))
+}
+
 // FieldErrors returns every FieldError in err's tree (errors.Join included).
 func FieldErrors(err error) []*FieldError {
 	var out []*FieldError

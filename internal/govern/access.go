@@ -149,6 +149,9 @@ func (s *Service) expression(grade int, domains []string) []TagCondition {
 // ResolveGrant computes, without storing anything, the Lake Formation
 // grants that realise a group grant and every table it opens.
 func (s *Service) ResolveGrant(ctx context.Context, g GrantSpec) (*Resolution, error) {
+	if err := s.Fresh(); err != nil {
+		return nil, err
+	}
 	if err := s.checkGrantSpec(ctx, g, ""); err != nil {
 		return nil, err
 	}
@@ -224,6 +227,9 @@ type Decision struct {
 // CheckAccess decides a check from the index. An unknown table or column
 // is denied, with the reason saying so.
 func (s *Service) CheckAccess(c Check) (Decision, error) {
+	if err := s.Fresh(); err != nil {
+		return Decision{}, err
+	}
 	if err := checkCheck(c, ""); err != nil {
 		return Decision{}, err
 	}
@@ -232,6 +238,9 @@ func (s *Service) CheckAccess(c Check) (Decision, error) {
 
 // BatchCheckAccess decides up to MaxBatchChecks checks, in order.
 func (s *Service) BatchCheckAccess(cs []Check) ([]Decision, error) {
+	if err := s.Fresh(); err != nil {
+		return nil, err
+	}
 	if len(cs) == 0 || len(cs) > MaxBatchChecks {
 		return nil, fault.Invalid("checks", "must hold 1 to %d checks, not %d", MaxBatchChecks, len(cs))
 	}
@@ -544,6 +553,9 @@ func (s *snapshot) appendDenyReason(b []byte, c Check, groups []*groupEntry, t *
 // open, in (database, table) order, with the columns they open and leave
 // out and the permissions that hold.
 func (s *Service) ListAccessibleTables(group string, pageSize int, pageToken string) ([]AccessibleTable, string, error) {
+	if err := s.Fresh(); err != nil {
+		return nil, "", err
+	}
 	if group == "" {
 		return nil, "", fault.Invalid("group", "is required")
 	}

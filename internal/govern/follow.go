@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/fault"
 	"github.com/lakeplane/lakeplane/internal/store"
 )
 
@@ -18,9 +20,22 @@ import (
 // of them is logged as an error, the next ones at debug level, and the
 // recovery with how long the index went without refresh. An interval <= 0
 // returns at once.
+//
+// With WithMaxStaleness, a watch beside the refreshes (so that a refresh
+// hung on an unreachable store does not hold it up) turns the index's
+// answers into UNAVAILABLE once it has gone that long without a successful
+// refresh; the next successful refresh turns them back.
 func (s *Service) Follow(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		return
+	}
+	if s.maxStale > 0 {
+		var watch sync.WaitGroup
+		watch.Go(func() { s.watchStaleness(ctx, min(interval, s.maxStale/4)) })
+		defer func() {
+			watch.Wait()
+			s.stale.Store(false) // the bound holds while Follow runs
+		}()
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -31,7 +46,11 @@ func (s *Service) Follow(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
-		err := s.Refresh(ctx)
+		// A refresh has a time limit, so that a connection that hangs
+		// rather than fails does not stop Follow for good.
+		refreshCtx, cancel := context.WithTimeout(ctx, max(s.refreshTimeout, interval))
+		err := s.Refresh(refreshCtx)
+		cancel()
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -45,6 +64,56 @@ func (s *Service) Follow(ctx context.Context, interval time.Duration) {
 			failingSince = time.Time{}
 		}
 	}
+}
+
+// watchStaleness checks every tick, until ctx ends, whether the index has
+// gone longer than maxStale without a successful refresh.
+func (s *Service) watchStaleness(ctx context.Context, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.freshMu.Lock()
+		if since := time.Since(s.freshAt); since > s.maxStale && !s.stale.Load() {
+			s.stale.Store(true)
+			s.logger.Error("governance index is stale: access checks, resolutions and sync plans fail with UNAVAILABLE until a refresh succeeds",
+				"lastRefresh", s.freshAt, "maxStaleness", s.maxStale.String())
+		}
+		s.freshMu.Unlock()
+	}
+}
+
+// markFresh records a successful refresh or rebuild that began at began:
+// the index holds every change committed before then.
+func (s *Service) markFresh(began time.Time) {
+	s.freshMu.Lock()
+	defer s.freshMu.Unlock()
+	if began.After(s.freshAt) {
+		s.freshAt = began
+	}
+	if s.stale.Swap(false) {
+		s.logger.Info("governance index is fresh again: access checks answer")
+	}
+}
+
+// Fresh returns nil, or, while the index has gone longer than
+// WithMaxStaleness allows without being brought up to date with the store,
+// an error wrapping fault.ErrUnavailable. The answers that come from the
+// index fail with it; callers that read the index in process (Index) ask it
+// first.
+func (s *Service) Fresh() error {
+	if !s.stale.Load() {
+		return nil
+	}
+	s.freshMu.Lock()
+	at := s.freshAt
+	s.freshMu.Unlock()
+	return fault.Unavailable("the access index was last brought up to date with the store %s ago, longer than the %s allowed; it answers again once the store can be read",
+		time.Since(at).Round(time.Millisecond), s.maxStale)
 }
 
 // errUnreadableChange means that the change log named something this
@@ -65,6 +134,15 @@ var errUnreadableChange = errors.New("unreadable governance change")
 // idempotent, and skipping them would skip whatever other replicas wrote
 // to the same objects in between.
 func (s *Service) Refresh(ctx context.Context) error {
+	began := time.Now()
+	if err := s.refresh(ctx); err != nil {
+		return err
+	}
+	s.markFresh(began)
+	return nil
+}
+
+func (s *Service) refresh(ctx context.Context) error {
 	version, err := s.st.GovernanceVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("govern: refresh index: %w", err)

@@ -17,7 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/lakeplane/lakeplane/internal/dataset"
+	"github.com/lakeplane/lakeplane/internal/errcode"
+	"github.com/lakeplane/lakeplane/internal/fault"
 	"github.com/lakeplane/lakeplane/internal/store"
 	"github.com/lakeplane/lakeplane/internal/store/postgres"
 	"github.com/lakeplane/lakeplane/internal/store/postgres/pgtest"
@@ -104,11 +108,11 @@ type replica struct {
 }
 
 // newReplica starts a service on a new handle of the shared database.
-func newReplica(tb testing.TB, handle func() sharedStore) *replica {
+func newReplica(tb testing.TB, handle func() sharedStore, opts ...Option) *replica {
 	tb.Helper()
 	st := handle()
 	log := &logBuffer{}
-	s, err := New(context.Background(), st, "grade", 3, nil, WithLogger(slog.New(slog.NewTextHandler(log, nil))))
+	s, err := New(context.Background(), st, "grade", 3, nil, append([]Option{WithLogger(slog.New(slog.NewTextHandler(log, nil)))}, opts...)...)
 	if err != nil {
 		tb.Fatalf("New: %v", err)
 	}
@@ -390,13 +394,18 @@ func TestFollowPicksUpChanges(t *testing.T) {
 	})
 }
 
-// flakyStore fails GovernanceVersion while fail is set.
+// flakyStore fails GovernanceVersion while fail is set, and blocks in it
+// until ctx ends while hang is set.
 type flakyStore struct {
 	sharedStore
-	fail atomic.Bool
+	fail, hang atomic.Bool
 }
 
 func (f *flakyStore) GovernanceVersion(ctx context.Context) (int64, error) {
+	if f.hang.Load() {
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
 	if f.fail.Load() {
 		return 0, errors.New("store unreachable")
 	}
@@ -636,4 +645,85 @@ func BenchmarkRefresh(b *testing.B) {
 			})
 		})
 	}
+}
+
+// TestMaxStalenessFailsClosed checks that a replica cut off from the store
+// stops answering from its index once it has gone longer than the bound
+// without a refresh, whether its refreshes fail or hang, and answers again,
+// with what was written meanwhile, once a refresh succeeds.
+func TestMaxStalenessFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	handle := backends[0].open(t)
+	d := &dataset.Dataset{ID: "sales.clients", Grade: 3, Columns: []dataset.Column{{Name: "client_id", Type: dataset.TypeString}}}
+	must[*dataset.Dataset](t)(handle().CreateDataset(ctx, d))
+	a := newReplica(t, handle)
+	for _, mode := range []string{"failing", "hanging"} {
+		t.Run(mode, func(t *testing.T) {
+			flaky := &flakyStore{sharedStore: handle()}
+			b := newReplica(t, func() sharedStore { return flaky }, WithMaxStaleness(100*time.Millisecond))
+			b.refreshTimeout = 20 * time.Millisecond // a hung refresh gives up after this
+			follow(t, b, 5*time.Millisecond)
+			check := Check{Groups: []string{"analysts"}, Database: "sales", Table: "clients", Permission: Select}
+			if _, err := b.CheckAccess(check); err != nil {
+				t.Fatalf("CheckAccess on a fresh index: %v", err)
+			}
+			cut := time.Now()
+			map[string]*atomic.Bool{"failing": &flaky.fail, "hanging": &flaky.hang}[mode].Store(true)
+			grant := must[*store.GroupGrant](t)(a.CreateGroupGrant(ctx, GrantSpec{Group: "analysts", Grade: 3, Permissions: []Permission{Select}}))
+			t.Cleanup(func() { _ = a.DeleteGroupGrant(ctx, grant.ID) })
+			eventually(t, 2*time.Second, seen("UNAVAILABLE", func() bool {
+				_, err := b.CheckAccess(check)
+				return errors.Is(err, fault.ErrUnavailable)
+			}))
+			if since := time.Since(cut); since < 100*time.Millisecond {
+				t.Errorf("stale after %s, before the 100ms bound", since)
+			}
+			calls := map[string]error{"Fresh": b.Fresh()}
+			_, calls["BatchCheckAccess"] = b.BatchCheckAccess([]Check{check})
+			_, _, calls["ListAccessibleTables"] = b.ListAccessibleTables("analysts", 10, "")
+			_, calls["ResolveGrant"] = b.ResolveGrant(ctx, GrantSpec{Group: "analysts", Grade: 3, Permissions: []Permission{Select}})
+			_, calls["ResourceTags"] = b.ResourceTags(Resource{Database: "sales"})
+			_, _, calls["ListResourceTags"] = b.ListResourceTags("sales", "", 10, "")
+			_, _, calls["ListTagKeys"] = b.ListTagKeys(10, "")
+			for name, err := range calls {
+				if !errors.Is(err, fault.ErrUnavailable) || errcode.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "100ms allowed") {
+					t.Errorf("%s on a stale index: %v, want UNAVAILABLE naming the bound", name, err)
+				}
+			}
+			if !strings.Contains(b.log.String(), "governance index is stale") {
+				t.Errorf("the log does not say the index is stale:\n%s", b.log.String())
+			}
+			flaky.fail.Store(false)
+			flaky.hang.Store(false)
+			eventually(t, 2*time.Second, seen("the grant, after the store is back", func() bool {
+				dec, err := b.CheckAccess(check)
+				return err == nil && dec.Allowed
+			}))
+			if !strings.Contains(b.log.String(), "fresh again") {
+				t.Errorf("the log does not say the index is fresh again:\n%s", b.log.String())
+			}
+		})
+	}
+}
+
+// TestSyncPlansSeeOtherReplicas checks that a plan made on a replica that
+// does not follow the store yet holds a grant another replica just made,
+// and that applying it refuses a plan made before another replica's
+// change.
+func TestSyncPlansSeeOtherReplicas(t *testing.T) {
+	eachBackend(t, func(t *testing.T, handle func() sharedStore) {
+		ctx := context.Background()
+		a, b := newReplica(t, handle), newReplica(t, handle)
+		must[*store.GroupGrant](t)(a.CreateGroupGrant(ctx, GrantSpec{Group: "analysts", Grade: 2, Permissions: []Permission{Select}}))
+		plan := must[*SyncPlan](t)(b.PlanSync(ctx))
+		if !slices.ContainsFunc(plan.Actions, func(x SyncAction) bool {
+			return x.Kind == "GRANT_PERMISSIONS" && strings.Contains(x.Description, "analysts SELECT on TABLE grade IN (2,3)")
+		}) {
+			t.Fatalf("B's plan misses A's grant: %+v", plan.Actions)
+		}
+		must[*store.GroupGrant](t)(a.CreateGroupGrant(ctx, GrantSpec{Group: "auditors", Grade: 1, Permissions: []Permission{Describe}}))
+		if _, err := b.ApplySync(ctx, plan.ID); !errors.Is(err, fault.ErrFailedPrecondition) {
+			t.Fatalf("B applied a plan made before A's second grant: %v", err)
+		}
+	})
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/fault"
@@ -46,6 +48,18 @@ type Service struct {
 	// by mu.
 	applied int64
 	logger  *slog.Logger // of Follow
+	// maxStale bounds how long, while Follow runs, the index may go
+	// without being brought up to date with the store before the answers
+	// that come from it fail (0: no bound); see Fresh.
+	maxStale time.Duration
+	// freshMu guards freshAt and stale together: Follow's refreshes and
+	// its staleness timer change them.
+	freshMu sync.Mutex
+	freshAt time.Time // when the last successful refresh began
+	stale   atomic.Bool
+	// refreshTimeout limits each of Follow's refreshes (a whole reload of
+	// the index included).
+	refreshTimeout time.Duration
 }
 
 // Option configures a Service.
@@ -66,6 +80,16 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
+// WithMaxStaleness makes the answers that come from the index (access
+// checks, resolutions, listings, sync plans) fail with UNAVAILABLE while
+// Follow runs and has not brought the index up to date with the store for
+// longer than d, so that a replica cut off from the store stops answering
+// from a state that may, by then, miss a revoke made on another replica.
+// 0 (the default) sets no bound.
+func WithMaxStaleness(d time.Duration) Option {
+	return func(s *Service) { s.maxStale = max(d, 0) }
+}
+
 // New returns a Service on st for the grade scale of the configuration
 // (gradeKey with values "1".."gradeLevels", optionally labelled), and
 // builds its index from the store. When st also implements store.Sync,
@@ -73,7 +97,7 @@ func WithLogger(l *slog.Logger) Option {
 // the target of ApplySync is EmbeddedLakeFormation unless
 // WithLakeFormation sets another.
 func New(ctx context.Context, st Store, gradeKey string, gradeLevels int, gradeLabels []string, opts ...Option) (*Service, error) {
-	s := &Service{st: st, scale: GradeScale{Key: gradeKey, Levels: gradeLevels, Labels: slices.Clone(gradeLabels)}, domainKey: DefaultDomainKey, lf: EmbeddedLakeFormation{}, logger: slog.Default()}
+	s := &Service{st: st, scale: GradeScale{Key: gradeKey, Levels: gradeLevels, Labels: slices.Clone(gradeLabels)}, domainKey: DefaultDomainKey, lf: EmbeddedLakeFormation{}, logger: slog.Default(), refreshTimeout: time.Minute}
 	if ss, ok := st.(store.Sync); ok {
 		s.sync = ss
 	}
@@ -112,6 +136,7 @@ func (s *Service) Rebuild(ctx context.Context) error {
 // governance change log before anything else, so that the changes made
 // while it loads are applied again by the next Refresh rather than missed.
 func (s *Service) rebuild(ctx context.Context) error {
+	began := time.Now()
 	version, err := s.st.GovernanceVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("govern: rebuild index: %w", err)
@@ -134,6 +159,7 @@ func (s *Service) rebuild(ctx context.Context) error {
 	}
 	s.ix.Load(all, st)
 	s.applied = version
+	s.markFresh(began)
 	return nil
 }
 
@@ -200,6 +226,9 @@ func (s *Service) CreateTagKey(ctx context.Context, key string, values []string)
 // ListTagKeys returns one page of tag keys in key order, the grade key
 // among them.
 func (s *Service) ListTagKeys(pageSize int, pageToken string) ([]TagKeyInfo, string, error) {
+	if err := s.Fresh(); err != nil {
+		return nil, "", err
+	}
 	snap := s.ix.load()
 	all := []TagKeyInfo{{Key: s.scale.Key, Values: s.scale.Values()}}
 	for _, k := range snap.tagKeys {
@@ -438,6 +467,9 @@ func (r Resource) toStore() store.TagResource { return store.TagResource(r) }
 // ResourceTags returns the explicit and effective tags of one resource
 // from the index; NotFound when the resource is unknown.
 func (s *Service) ResourceTags(r Resource) (*TagsView, error) {
+	if err := s.Fresh(); err != nil {
+		return nil, err
+	}
 	snap := s.ix.load()
 	db := snap.dbs[r.Database]
 	if r.Table == "" {
@@ -505,6 +537,9 @@ func (s *snapshot) columnView(t *tableEntry, ci int) *TagsView {
 // database (or the one named), each followed by its tables, each followed
 // by its columns; with table, that table and its columns.
 func (s *Service) ListResourceTags(database, table string, pageSize int, pageToken string) ([]*TagsView, string, error) {
+	if err := s.Fresh(); err != nil {
+		return nil, "", err
+	}
 	if table != "" && database == "" {
 		return nil, "", fault.Invalid("table", "needs database")
 	}

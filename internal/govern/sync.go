@@ -726,11 +726,16 @@ func (s *Service) desired() (*lfModel, json.RawMessage, string, error) {
 
 // PlanSync compares the desired state (tag keys, tags, group grants) with
 // the last applied state, stores the plan that brings the target there and
-// returns it. A plan with no actions means the target is in sync.
+// returns it. A plan with no actions means the target is in sync. It
+// first brings the index up to date with the store, so that a plan made on
+// one replica holds what every replica wrote before it.
 func (s *Service) PlanSync(ctx context.Context) (*SyncPlan, error) {
 	ss, err := s.syncStore()
 	if err != nil {
 		return nil, err
+	}
+	if err := s.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("plan sync: %w", err)
 	}
 	cur, err := ss.GetSyncState(ctx)
 	if err != nil {
@@ -791,6 +796,10 @@ func (s *Service) ApplySync(ctx context.Context, planID string) (*SyncResult, er
 	}
 	if cur.Fingerprint != p.AppliedFingerprint {
 		return nil, fault.Precondition("sync plan %s is stale: plan %s was applied after it was made; make a new plan", planID, cur.PlanID)
+	}
+	// Another replica's tag or grant changes since the plan count too.
+	if err := s.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("apply sync: %w", err)
 	}
 	if _, _, fp, err := s.desired(); err != nil {
 		return nil, fmt.Errorf("apply sync: %w", err)
