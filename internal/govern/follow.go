@@ -121,6 +121,10 @@ func (s *Service) Fresh() error {
 // cannot read.
 var errUnreadableChange = errors.New("unreadable governance change")
 
+// errReload means that the change log asked for a reload of everything
+// (store.ChangeReload).
+var errReload = errors.New("reload of the whole index")
+
 // Refresh brings the index up to date with every change that the store's
 // governance change log holds when it is called: it applies the changes
 // after the last one applied, each by reading the current stored state of
@@ -163,6 +167,10 @@ func (s *Service) refresh(ctx context.Context) error {
 			return s.rebuild(ctx)
 		}
 		err = s.applyChanges(ctx, changes)
+		if errors.Is(err, errReload) {
+			s.logger.Info("a governed table was emptied at once; reloading the index", "change", err)
+			return s.rebuild(ctx)
+		}
 		if errors.Is(err, errUnreadableChange) {
 			s.logger.Warn("reloading the index", "error", err)
 			return s.rebuild(ctx)
@@ -226,6 +234,8 @@ func (s *Service) applyChange(ctx context.Context, c store.GovernanceChange) err
 			s.ix.RemoveGrant(g.ID) // so that its old group is compiled again
 		}
 		s.ix.SetGrant(g)
+	case store.ChangeReload:
+		return errReload
 	case store.ChangeTagKey:
 		k, err := s.st.GetTagKey(ctx, c.Key)
 		if errors.Is(err, store.ErrNotFound) {

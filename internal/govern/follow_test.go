@@ -727,3 +727,31 @@ func TestSyncPlansSeeOtherReplicas(t *testing.T) {
 		}
 	})
 }
+
+// TestEmptiedTablesReload checks that emptying the grants table at once
+// (PostgreSQL's TRUNCATE, SQLite's DELETE without WHERE) reaches another
+// replica, which reloads its index and so forgets the grants.
+func TestEmptiedTablesReload(t *testing.T) {
+	eachBackend(t, func(t *testing.T, handle func() sharedStore) {
+		ctx := context.Background()
+		d := &dataset.Dataset{ID: "sales.clients", Grade: 3, Columns: []dataset.Column{{Name: "client_id", Type: dataset.TypeString}}}
+		must[*dataset.Dataset](t)(handle().CreateDataset(ctx, d))
+		a, b := newReplica(t, handle), newReplica(t, handle)
+		must[*store.GroupGrant](t)(a.CreateGroupGrant(ctx, GrantSpec{Group: "analysts", Grade: 3, Permissions: []Permission{Select}}))
+		mustRefresh(t, b)
+		if got := columnsAllowed(t, b.Service, "analysts", "sales", "clients"); len(got) != 1 {
+			t.Fatalf("B allows %v before the grants are emptied, want client_id", got)
+		}
+		empty := "DELETE FROM group_grants"
+		if _, ok := a.st.(*postgres.Store); ok {
+			empty = "TRUNCATE group_grants"
+		}
+		if _, err := a.st.DB().ExecContext(ctx, empty); err != nil {
+			t.Fatalf("%s: %v", empty, err)
+		}
+		mustRefresh(t, b)
+		if got := columnsAllowed(t, b.Service, "analysts", "sales", "clients"); len(got) != 0 {
+			t.Fatalf("after %s, B still allows %v", empty, got)
+		}
+	})
+}

@@ -22,6 +22,10 @@ const (
 	ChangeGrant GovernanceChangeKind = "grant"
 	// ChangeTagKey: a tag key was created or deleted; Key is the key.
 	ChangeTagKey GovernanceChangeKind = "tagkey"
+	// ChangeReload: a governed table was emptied at once (PostgreSQL's
+	// TRUNCATE, which logs no rows); Key is the table's name. Readers
+	// reload everything.
+	ChangeReload GovernanceChangeKind = "reload"
 )
 
 // GovernanceChange is one entry of the governance change log: the object
