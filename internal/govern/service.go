@@ -52,8 +52,8 @@ type Service struct {
 	// without being brought up to date with the store before the answers
 	// that come from it fail (0: no bound); see Fresh.
 	maxStale time.Duration
-	// freshMu guards freshAt and stale together: Follow's refreshes and
-	// its staleness timer change them.
+	// freshMu guards freshAt and stale together: refreshes and Follow's
+	// staleness watch change them.
 	freshMu sync.Mutex
 	freshAt time.Time // when the last successful refresh began
 	stale   atomic.Bool
