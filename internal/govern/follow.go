@@ -95,8 +95,9 @@ func (s *Service) markFresh(began time.Time) {
 	if began.After(s.freshAt) {
 		s.freshAt = began
 	}
-	if s.stale.Swap(false) {
+	if s.stale.Load() {
 		s.logger.Info("governance index is fresh again: access checks answer")
+		s.stale.Store(false)
 	}
 }
 
