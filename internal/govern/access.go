@@ -303,7 +303,7 @@ func (s *snapshot) decide(c Check) Decision {
 	// deciding are the grants that opened columns, in the order they first
 	// did; openedBy[i] is the one that opened AllowedColumns[i].
 	var decidingBuf [4]*compiledGrant
-	var openedByBuf [32]uint8
+	var openedByBuf [32]int32
 	deciding, openedBy := decidingBuf[:0], openedByBuf[:0]
 	// opener returns whether column ci (-1: the table) is open to the
 	// groups, and the index in deciding of the grant that opens it.
@@ -344,7 +344,7 @@ func (s *snapshot) decide(c Check) Decision {
 			}
 			if ok, by := opener(ci); ok {
 				d.AllowedColumns = append(d.AllowedColumns, name)
-				openedBy = append(openedBy, uint8(by))
+				openedBy = append(openedBy, int32(by))
 				continue
 			}
 			d.DeniedColumns = append(d.DeniedColumns, name)
@@ -373,7 +373,7 @@ func (s *snapshot) decide(c Check) Decision {
 			b = append(b, cg.label...)
 			if len(t.cols) > 0 {
 				b = append(b, " opens "...)
-				b = s.appendColumns(b, t, d.AllowedColumns, openedBy, uint8(i))
+				b = s.appendColumns(b, t, d.AllowedColumns, openedBy, int32(i))
 			} else {
 				b = append(b, " matches the table ("...)
 				b = s.appendTags(b, t.grade, t.gradeFrom, t.domain, t.domainFrom)
@@ -389,7 +389,7 @@ func (s *snapshot) decide(c Check) Decision {
 
 // appendColumns names the columns grant number by opened (names[i] where
 // openedBy[i] is by), at most five, with their tag values.
-func (s *snapshot) appendColumns(b []byte, t *tableEntry, names []string, openedBy []uint8, by uint8) []byte {
+func (s *snapshot) appendColumns(b []byte, t *tableEntry, names []string, openedBy []int32, by int32) []byte {
 	const most = 5
 	n := 0
 	for i, name := range names {
