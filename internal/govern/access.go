@@ -342,7 +342,7 @@ func (s *snapshot) decide(c Check) Decision {
 				}
 				continue
 			}
-			if ok, by := opener(ci); ok {
+			if open, by := opener(ci); open {
 				d.AllowedColumns = append(d.AllowedColumns, name)
 				openedBy = append(openedBy, int32(by))
 				continue
