@@ -57,8 +57,10 @@ type Options struct {
 	QuietCall func(fullMethod string) bool
 	Telemetry *telemetry.Telemetry
 	// Ready reports whether the server can do its work (e.g. the store
-	// answers); GET /healthz and the gRPC health service follow it.
-	Ready func(context.Context) error
+	// answers); GET /healthz asks it on each request, and the gRPC health
+	// service every ReadyInterval (default 5s).
+	Ready         func(context.Context) error
+	ReadyInterval time.Duration
 }
 
 // Server is one lakeplane server: gRPC and the REST gateway.
@@ -75,6 +77,9 @@ type Server struct {
 // New builds a server and binds its listeners, so that the addresses are
 // known (and a port taken is reported) before Serve.
 func New(ctx context.Context, opts Options, services Services) (*Server, error) {
+	if opts.Ready == nil {
+		opts.Ready = func(context.Context) error { return nil }
+	}
 	s := &Server{opts: opts}
 	metrics, err := newCallMetrics(opts.Telemetry)
 	if err != nil {
@@ -257,6 +262,16 @@ func (s *Server) Serve(ctx context.Context) error {
 			errc <- fmt.Errorf("serve HTTP: %w", err)
 		}
 	}()
+	readyDone := make(chan struct{})
+	readyCtx, stopReady := context.WithCancel(ctx)
+	go func() {
+		s.followReady(readyCtx)
+		close(readyDone)
+	}()
+	defer func() {
+		stopReady()
+		<-readyDone
+	}()
 	s.opts.Logger.Info("serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
 
 	var serveErr error
@@ -266,6 +281,44 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	s.shutdown()
 	return serveErr
+}
+
+// followReady sets the gRPC health service's status of every service (and
+// of the server, "") from Ready every ReadyInterval until ctx ends, and
+// logs each change.
+func (s *Server) followReady(ctx context.Context) {
+	every := s.opts.ReadyInterval
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	serving := true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		checkCtx, cancel := context.WithTimeout(ctx, max(every, 5*time.Second))
+		err := s.opts.Ready(checkCtx)
+		cancel()
+		if ctx.Err() != nil || (err == nil) == serving {
+			continue
+		}
+		serving = err == nil
+		status := healthpb.HealthCheckResponse_SERVING
+		if serving {
+			s.opts.Logger.Info("ready again: gRPC health reports SERVING")
+		} else {
+			status = healthpb.HealthCheckResponse_NOT_SERVING
+			s.opts.Logger.Warn("not ready: gRPC health reports NOT_SERVING", "error", err)
+		}
+		s.health.SetServingStatus("", status)
+		for name := range s.grpcServer.GetServiceInfo() {
+			s.health.SetServingStatus(name, status)
+		}
+	}
 }
 
 func (s *Server) shutdown() {

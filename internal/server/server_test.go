@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,5 +91,62 @@ func TestTracingAddsSpansNotMetrics(t *testing.T) {
 		if tracing && len(serverSpans) == 1 && serverSpans[0] != "grpc.health.v1.Health/Check" {
 			t.Errorf("span %q, want grpc.health.v1.Health/Check", serverSpans[0])
 		}
+	}
+}
+
+// TestGRPCHealthFollowsReady checks that the gRPC health service reports
+// NOT_SERVING, for the server and for each service, while Ready fails, and
+// SERVING again once it succeeds.
+func TestGRPCHealthFollowsReady(t *testing.T) {
+	var notReady atomic.Bool
+	tel := &telemetry.Telemetry{Meters: sdkmetric.NewMeterProvider(), Metrics: http.NotFoundHandler()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := New(ctx, Options{
+		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth.Local{}, Telemetry: tel,
+		Ready: func(context.Context) error {
+			if notReady.Load() {
+				return errors.New("store unreachable")
+			}
+			return nil
+		},
+		ReadyInterval: 5 * time.Millisecond,
+	}, Services{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	health := healthpb.NewHealthClient(conn)
+	waitFor := func(want healthpb.HealthCheckResponse_ServingStatus) {
+		t.Helper()
+		for _, service := range []string{"", "lakeplane.v1.GrantsService"} {
+			deadline := time.Now().Add(2 * time.Second)
+			for {
+				resp, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+				if err == nil && resp.GetStatus() == want {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("health of %q: %v, %v; want %v", service, resp.GetStatus(), err, want)
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	waitFor(healthpb.HealthCheckResponse_SERVING)
+	notReady.Store(true)
+	waitFor(healthpb.HealthCheckResponse_NOT_SERVING)
+	notReady.Store(false)
+	waitFor(healthpb.HealthCheckResponse_SERVING)
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
 	}
 }
