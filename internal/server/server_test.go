@@ -38,28 +38,11 @@ func TestTracingAddsSpansNotMetrics(t *testing.T) {
 			Tracing:     tracing,
 			Metrics:     http.NotFoundHandler(),
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		srv, err := New(ctx, Options{
-			GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth.Local{}, Telemetry: tel,
-		}, Services{})
-		if err != nil {
+		health, stop := serve(t, Options{Telemetry: tel})
+		if _, err := health.Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
 			t.Fatal(err)
 		}
-		served := make(chan error, 1)
-		go func() { served <- srv.Serve(ctx) }()
-		conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{}); err != nil {
-			t.Fatal(err)
-		}
-		conn.Close()
-		cancel()
-		if err := <-served; err != nil {
-			t.Fatal(err)
-		}
+		stop()
 
 		var rm metricdata.ResourceMetrics
 		if err := reader.Collect(context.Background(), &rm); err != nil {
@@ -99,12 +82,8 @@ func TestTracingAddsSpansNotMetrics(t *testing.T) {
 // SERVING again once it succeeds.
 func TestGRPCHealthFollowsReady(t *testing.T) {
 	var notReady atomic.Bool
-	tel := &telemetry.Telemetry{Meters: sdkmetric.NewMeterProvider(), Metrics: http.NotFoundHandler()}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := New(ctx, Options{
-		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth.Local{}, Telemetry: tel,
+	health, stop := serve(t, Options{
+		Telemetry: &telemetry.Telemetry{Meters: sdkmetric.NewMeterProvider(), Metrics: http.NotFoundHandler()},
 		Ready: func(context.Context) error {
 			if notReady.Load() {
 				return errors.New("store unreachable")
@@ -112,18 +91,9 @@ func TestGRPCHealthFollowsReady(t *testing.T) {
 			return nil
 		},
 		ReadyInterval: 5 * time.Millisecond,
-	}, Services{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	health := healthpb.NewHealthClient(conn)
+	})
+	defer stop()
+	ctx := context.Background()
 	waitFor := func(want healthpb.HealthCheckResponse_ServingStatus) {
 		t.Helper()
 		for _, service := range []string{"", "lakeplane.v1.GrantsService"} {
@@ -145,8 +115,39 @@ func TestGRPCHealthFollowsReady(t *testing.T) {
 	waitFor(healthpb.HealthCheckResponse_NOT_SERVING)
 	notReady.Store(false)
 	waitFor(healthpb.HealthCheckResponse_SERVING)
-	cancel()
-	if err := <-served; err != nil {
+}
+
+// serve starts a server with opts on loopback ports (a silent logger and
+// local auth unless set) and returns a health client on it, and stop,
+// which shuts the server down and fails the test if serving failed.
+func serve(t *testing.T, opts Options) (health healthpb.HealthClient, stop func()) {
+	t.Helper()
+	opts.GRPCAddr, opts.HTTPAddr, opts.ShutdownTimeout = "127.0.0.1:0", "127.0.0.1:0", time.Second
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.Authenticator == nil {
+		opts.Authenticator = auth.Local{}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := New(ctx, opts, Services{})
+	if err != nil {
+		cancel()
 		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	conn, err := grpc.NewClient(srv.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return healthpb.NewHealthClient(conn), func() {
+		t.Helper()
+		conn.Close()
+		cancel()
+		if err := <-served; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
