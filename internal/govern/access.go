@@ -230,7 +230,7 @@ func (s *Service) CheckAccess(c Check) (Decision, error) {
 	if err := s.Fresh(); err != nil {
 		return Decision{}, err
 	}
-	if err := checkCheck(c, ""); err != nil {
+	if err := checkCheck(c, -1); err != nil {
 		return Decision{}, err
 	}
 	return s.ix.load().decide(c), nil
@@ -245,7 +245,7 @@ func (s *Service) BatchCheckAccess(cs []Check) ([]Decision, error) {
 		return nil, fault.Invalid("checks", "must hold 1 to %d checks, not %d", MaxBatchChecks, len(cs))
 	}
 	for i, c := range cs {
-		if err := checkCheck(c, fmt.Sprintf("checks[%d].", i)); err != nil {
+		if err := checkCheck(c, i); err != nil {
 			return nil, err
 		}
 	}
@@ -257,23 +257,34 @@ func (s *Service) BatchCheckAccess(cs []Check) ([]Decision, error) {
 	return out, nil
 }
 
-// checkCheck checks the form of a check.
-func checkCheck(c Check, field string) error {
+// checkCheck checks the form of a check, number batchIndex of a batch (-1:
+// a single check, whose fields are named without the batch's path).
+func checkCheck(c Check, batchIndex int) error {
 	if c.Database == "" {
-		return fault.Invalid(field+"database", "is required")
+		return fault.Invalid(checkField(batchIndex, "database"), "is required")
 	}
 	if c.Table == "" {
-		return fault.Invalid(field+"table", "is required")
+		return fault.Invalid(checkField(batchIndex, "table"), "is required")
 	}
 	if c.Permission >= numPermissions {
-		return fault.Invalid(field+"permission", "is not a permission")
+		return fault.Invalid(checkField(batchIndex, "permission"), "is not a permission")
 	}
 	for i, col := range c.Columns {
 		if col == "" {
-			return fault.Invalid(fmt.Sprintf("%scolumns[%d]", field, i), "is empty")
+			return fault.Invalid(checkField(batchIndex, fmt.Sprintf("columns[%d]", i)), "is empty")
 		}
 	}
 	return nil
+}
+
+// checkField names a field of check number batchIndex of a batch (-1: a
+// single check). It is called only for an error, so that a valid batch of
+// a thousand checks formats no names.
+func checkField(batchIndex int, name string) string {
+	if batchIndex < 0 {
+		return name
+	}
+	return fmt.Sprintf("checks[%d].%s", batchIndex, name)
 }
 
 // decide answers one check against the snapshot. Its reason is written

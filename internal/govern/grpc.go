@@ -227,12 +227,12 @@ func (h *Handler) ResolveGrant(ctx context.Context, req *lakeplanev1.ResolveGran
 }
 
 // checkFromProto converts one check; UNSPECIFIED permission means SELECT.
-func checkFromProto(groups []string, db, table string, cols []string, p lakeplanev1.Permission, field string) (Check, error) {
+func checkFromProto(groups []string, db, table string, cols []string, p lakeplanev1.Permission, batchIndex int) (Check, error) {
 	perm := Select
 	if p != lakeplanev1.Permission_PERMISSION_UNSPECIFIED {
 		var ok bool
 		if perm, ok = permFromProto(p); !ok {
-			return Check{}, fault.Invalid(field+"permission", "%v is not a permission", p)
+			return Check{}, fault.Invalid(checkField(batchIndex, "permission"), "%v is not a permission", p)
 		}
 	}
 	return Check{Groups: groups, Database: db, Table: table, Columns: cols, Permission: perm}, nil
@@ -241,7 +241,7 @@ func checkFromProto(groups []string, db, table string, cols []string, p lakeplan
 // CheckAccess implements lakeplanev1.GrantsServiceServer. An unspecified
 // permission checks SELECT.
 func (h *Handler) CheckAccess(_ context.Context, req *lakeplanev1.CheckAccessRequest) (*lakeplanev1.CheckAccessResponse, error) {
-	c, err := checkFromProto(req.GetGroups(), req.GetDatabase(), req.GetTable(), req.GetColumns(), req.GetPermission(), "")
+	c, err := checkFromProto(req.GetGroups(), req.GetDatabase(), req.GetTable(), req.GetColumns(), req.GetPermission(), -1)
 	if err != nil {
 		return nil, err
 	}
@@ -259,7 +259,7 @@ func (h *Handler) BatchCheckAccess(_ context.Context, req *lakeplanev1.BatchChec
 	}
 	cs := make([]Check, len(req.GetChecks()))
 	for i, pc := range req.GetChecks() {
-		c, err := checkFromProto(pc.GetGroups(), pc.GetDatabase(), pc.GetTable(), pc.GetColumns(), pc.GetPermission(), fmt.Sprintf("checks[%d].", i))
+		c, err := checkFromProto(pc.GetGroups(), pc.GetDatabase(), pc.GetTable(), pc.GetColumns(), pc.GetPermission(), i)
 		if err != nil {
 			return nil, err
 		}

@@ -137,6 +137,20 @@ func TestHandler(t *testing.T) {
 	}
 	_, err = h.BatchCheckAccess(ctx, &lakeplanev1.BatchCheckAccessRequest{Checks: []*lakeplanev1.AccessCheck{{Database: "x"}}})
 	wantCode(t, "BatchCheckAccess bad check", err, codes.InvalidArgument, "checks[0].table")
+	_, err = h.BatchCheckAccess(ctx, &lakeplanev1.BatchCheckAccessRequest{Checks: []*lakeplanev1.AccessCheck{
+		{Database: "sales", Table: "clients"}, {Database: "sales", Table: "clients"},
+		{Database: "sales", Table: "clients", Columns: []string{"amount", ""}},
+	}})
+	wantCode(t, "BatchCheckAccess empty column", err, codes.InvalidArgument, "checks[2].columns[1]")
+	_, err = h.BatchCheckAccess(ctx, &lakeplanev1.BatchCheckAccessRequest{Checks: []*lakeplanev1.AccessCheck{
+		{Database: "sales", Table: "clients"}, {Database: "sales", Table: "clients", Permission: lakeplanev1.Permission(99)},
+	}})
+	wantCode(t, "BatchCheckAccess bad permission", err, codes.InvalidArgument, "checks[1].permission")
+	_, err = h.CheckAccess(ctx, &lakeplanev1.CheckAccessRequest{Database: "sales", Table: "clients", Columns: []string{""}})
+	wantCode(t, "CheckAccess empty column", err, codes.InvalidArgument, "columns[0]")
+	if strings.Contains(err.Error(), "checks[") {
+		t.Errorf("a single check's error names a batch: %v", err)
+	}
 
 	acc, err := h.ListAccessibleTables(ctx, &lakeplanev1.ListAccessibleTablesRequest{Group: "analysts"})
 	if err != nil || len(acc.GetTables()) != 1 || acc.GetTables()[0].GetTable() != "clients" || len(acc.GetTables()[0].GetPermissions()) != 2 {
