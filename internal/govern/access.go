@@ -312,10 +312,11 @@ func (s *snapshot) decide(c Check) Decision {
 	firstDenied := -2 // column index of the first denied column; -1: the table; -2: none
 	deniedUnknown := ""
 	// deciding are the grants that opened columns, in the order they first
-	// did; openedBy[i] is the one that opened AllowedColumns[i].
+	// did; opened[i] is the column AllowedColumns[i] and the grant in
+	// deciding that opened it.
 	var decidingBuf [4]*compiledGrant
-	var openedByBuf [32]int32
-	deciding, openedBy := decidingBuf[:0], openedByBuf[:0]
+	var openedBuf [32]openedColumn
+	deciding, opened := decidingBuf[:0], openedBuf[:0]
 	// opener returns whether column ci (-1: the table) is open to the
 	// groups, and the index in deciding of the grant that opens it.
 	opener := func(ci int) (bool, int) {
@@ -355,7 +356,7 @@ func (s *snapshot) decide(c Check) Decision {
 			}
 			if open, by := opener(ci); open {
 				d.AllowedColumns = append(d.AllowedColumns, name)
-				openedBy = append(openedBy, int32(by))
+				opened = append(opened, openedColumn{ci: int32(ci), by: int32(by)})
 				continue
 			}
 			d.DeniedColumns = append(d.DeniedColumns, name)
@@ -384,7 +385,7 @@ func (s *snapshot) decide(c Check) Decision {
 			b = append(b, cg.label...)
 			if len(t.cols) > 0 {
 				b = append(b, " opens "...)
-				b = s.appendColumns(b, t, d.AllowedColumns, openedBy, int32(i))
+				b = s.appendColumns(b, t, opened, int32(i))
 			} else {
 				b = append(b, " matches the table ("...)
 				b = s.appendTags(b, t.grade, t.gradeFrom, t.domain, t.domainFrom)
@@ -398,19 +399,23 @@ func (s *snapshot) decide(c Check) Decision {
 	return d
 }
 
-// appendColumns names the columns grant number by opened (names[i] where
-// openedBy[i] is by), at most five, with their tag values.
-func (s *snapshot) appendColumns(b []byte, t *tableEntry, names []string, openedBy []int32, by int32) []byte {
+// openedColumn is a column of a check that a grant opened: its index in
+// the table, and the grant's in the check's deciding grants.
+type openedColumn struct{ ci, by int32 }
+
+// appendColumns names the columns of t that grant number by opened, at
+// most five, with their tag values.
+func (s *snapshot) appendColumns(b []byte, t *tableEntry, opened []openedColumn, by int32) []byte {
 	const most = 5
 	n := 0
-	for i, name := range names {
-		if openedBy[i] != by {
+	for i, o := range opened {
+		if o.by != by {
 			continue
 		}
 		if n == most {
 			rest := 0
-			for _, o := range openedBy[i:] {
-				if o == by {
+			for _, o := range opened[i:] {
+				if o.by == by {
 					rest++
 				}
 			}
@@ -422,9 +427,8 @@ func (s *snapshot) appendColumns(b []byte, t *tableEntry, names []string, opened
 			b = append(b, ", "...)
 		}
 		n++
-		ci, _ := s.colIndex(t, name)
-		c := &t.cols[ci]
-		b = append(b, name...)
+		c := &t.cols[o.ci]
+		b = append(b, c.name...)
 		b = append(b, " (grade="...)
 		b = strconv.AppendInt(b, int64(c.grade), 10)
 		b = append(append(b, ' '), fromNames[c.gradeFrom]...)
@@ -446,15 +450,6 @@ func (s *snapshot) domainName(id uint16) string {
 	return "?"
 }
 
-// exprText renders a grant's expression as Lake Formation would.
-func (s *snapshot) exprText(cg *compiledGrant) string {
-	var ds []string
-	for _, id := range cg.domains {
-		ds = append(ds, s.domainName(id))
-	}
-	return grantExpr(s.scale, s.domainKey, cg.grade, ds)
-}
-
 // grantExpr renders the expression of a grant of grade, narrowed to
 // domains when there are any, as Lake Formation would.
 func grantExpr(scale GradeScale, domainKey string, grade uint8, domains []string) string {
@@ -466,12 +461,8 @@ func grantExpr(scale GradeScale, domainKey string, grade uint8, domains []string
 	return text
 }
 
-// tagsText renders the effective grade and domain of a resource.
-func (s *snapshot) tagsText(grade, gradeFrom uint8, domain uint16, domainFrom uint8) string {
-	return string(s.appendTags(nil, grade, gradeFrom, domain, domainFrom))
-}
-
-// appendTags appends tagsText.
+// appendTags appends the effective grade and domain of a resource, and
+// where each comes from.
 func (s *snapshot) appendTags(b []byte, grade, gradeFrom uint8, domain uint16, domainFrom uint8) []byte {
 	b = append(b, s.scale.Key...)
 	if grade != 0 {
