@@ -91,7 +91,6 @@ func serveInProcess(ctx context.Context, services server.Services) (addr string,
 		GRPCAddr: "127.0.0.1:0", HTTPAddr: "127.0.0.1:0", ShutdownTimeout: 5 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Authenticator: auth.Local{}, Telemetry: tel,
 		QuietCall: trail.ReadOnly,
-		Ready:     func(context.Context) error { return nil },
 	}, services)
 	if err != nil {
 		tel.Shutdown(context.Background())

@@ -76,10 +76,10 @@ func newMethodOptions(fullMethod string) *methodOptions {
 		attrs := []attribute.KeyValue{
 			semconv.RPCMethod(method),
 			semconv.RPCSystemNameGRPC,
-			semconv.RPCResponseStatusCode(codeName(c)),
+			semconv.RPCResponseStatusCode(codeNames[c]),
 		}
 		if serverFault(c) {
-			attrs = append(attrs, semconv.ErrorTypeKey.String(codeName(c)))
+			attrs = append(attrs, semconv.ErrorTypeKey.String(codeNames[c]))
 		}
 		o[code] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(attrs...))}
 	}
@@ -96,12 +96,8 @@ func serverFault(c codes.Code) bool {
 	return false
 }
 
-// codeName is the code's name as the semantic conventions spell it
+// codeNames are the codes' names as the semantic conventions spell them
 // (CANCELLED, INVALID_ARGUMENT, ...), not as codes.Code.String does.
-func codeName(c codes.Code) string {
-	return codeNames[c]
-}
-
 var codeNames = [...]string{
 	codes.OK:                 "OK",
 	codes.Canceled:           "CANCELLED",
