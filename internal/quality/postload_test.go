@@ -99,8 +99,8 @@ func (refTables) SnapshotRowCount(context.Context, string, int64) (int64, int64,
 }
 
 // TestReferenceKeysStreamsTheTable checks the service's reference lookup:
-// every key of the table reaches add, in table order (repeats included,
-// whatever the table's size: there is no row limit), rows with a null are
+// every key of the table reaches add, in table order (repeats included),
+// rows with a null are
 // left out, and a missing column, a missing dataset, a failing add and a
 // cancelled context are errors.
 func TestReferenceKeysStreamsTheTable(t *testing.T) {

@@ -207,19 +207,22 @@ func (b *batch) mask(w *whereEval) ([]bool, error) {
 // Evaluator evaluates a suite over a stream of record batches. It is not
 // safe for concurrent use.
 type Evaluator struct {
-	opts     Options
-	schema   *arrow.Schema
-	header   []string
-	now      time.Time
-	seed     uint64
-	nodes    []*node
-	leaves   []leaf
-	wheres   map[string]*whereEval
-	keys     map[string]*keyCollector
-	refs     []*referenceLeaf
-	read     []bool // by field: some rule reads the column's values
-	rows     int64
-	finished bool
+	opts   Options
+	schema *arrow.Schema
+	header []string
+	now    time.Time
+	seed   uint64
+	nodes  []*node
+	leaves []leaf
+	wheres map[string]*whereEval
+	keys   map[string]*keyCollector
+	refs   []*referenceLeaf
+	// referenced are the key stores of the referenced datasets' keys, by
+	// referenceLeaf.referenceKey.
+	referenced map[string]*referenced
+	read       []bool // by field: some rule reads the column's values
+	rows       int64
+	finished   bool
 }
 
 // New compiles rs (as dqdl.Parse or dqdl.FromStructured return it) for
@@ -260,15 +263,26 @@ func New(ctx context.Context, rs *dqdl.Ruleset, schema *arrow.Schema, opts Optio
 	for _, r := range rs.Rules {
 		e.nodes = append(e.nodes, e.compileNode(r))
 	}
-	// Share the budget among the key stores: one per key collector, two
-	// per ReferentialIntegrity rule.
-	if n := int64(len(e.keys) + 2*len(e.refs)); n > 0 {
+	// Share the budget among the key stores: one per key collector, one
+	// per ReferentialIntegrity rule for its rows, and one per referenced
+	// dataset and columns, read once however many rules refer to them.
+	e.referenced = map[string]*referenced{}
+	for _, l := range e.refs {
+		e.referenced[l.referenceKey()] = nil
+	}
+	if n := int64(len(e.keys) + len(e.refs) + len(e.referenced)); n > 0 {
 		share := opts.MemoryBudget / n
 		for _, k := range e.keys {
 			k.store = newKeyStore(opts.TempDir, share)
 		}
 		for _, l := range e.refs {
-			l.open(ctx, opts.References, opts.TempDir, share)
+			ref := e.referenced[l.referenceKey()]
+			if ref == nil {
+				ref = readReference(ctx, opts.References, l.dataset, l.refCols, e.seed, newKeyStore(opts.TempDir, share))
+				e.referenced[l.referenceKey()] = ref
+			}
+			l.refs, l.err = ref.keys, ref.err
+			l.rows = newKeyStore(opts.TempDir, share)
 		}
 	}
 	return e, nil
@@ -579,8 +593,15 @@ func (e *Evaluator) Close() error {
 		}
 	}
 	for _, l := range e.refs {
-		if err := l.close(); err != nil {
+		if err := l.rows.close(); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	for _, ref := range e.referenced {
+		if ref.keys != nil {
+			if err := ref.keys.close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -3,7 +3,6 @@ package eval
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -211,10 +210,7 @@ func TestTableRowCount(t *testing.T) {
 func TestNoSpillFilesLeft(t *testing.T) {
 	dir := t.TempDir()
 	validate(t, `Rules = [ IsUnique "id" ]`, testCSV, testCols, 1, Options{TempDir: dir, MemoryBudget: 1})
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) != 0 {
-		t.Errorf("temp dir holds %v (%v)", entries, err)
-	}
+	assertEmptyDir(t, dir)
 }
 
 // TestWideDecimals checks DECIMAL(38,2) values beyond 64 bits: exact sums,

@@ -545,39 +545,40 @@ func (s *keyStore) finish(ctx context.Context, maxSamples int) (st keyStats, err
 }
 
 // antiJoin merges the keys of rows with those of refs, both in key order,
-// and returns the entries of rows whose key refs lacks: how many, and the
-// maxSamples of them with the smallest row numbers. It removes the spill
-// files of both stores.
-func antiJoin(ctx context.Context, refs, rows *keyStore, maxSamples int) (missing int64, samples []entry, err error) {
-	defer closeError(refs, &err)
+// and returns how many entries rows holds, how many of them have a key
+// refs lacks, and the maxSamples of those with the smallest row numbers.
+// It removes the spill files of rows; refs, which other rules may share,
+// is left to its owner.
+func antiJoin(ctx context.Context, refs, rows *keyStore, maxSamples int) (checked, missing int64, samples []entry, err error) {
 	defer closeError(rows, &err)
 	refCur, err := refs.open()
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	defer refCur.close()
 	rowCur, err := rows.open()
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	defer rowCur.close()
 	kept := &sampleHeap{max: maxSamples}
 	ref, more, err := refCur.next(ctx)
 	if err != nil {
-		return 0, nil, err
+		return 0, 0, nil, err
 	}
 	for {
 		e, ok, err := rowCur.next(ctx)
 		if err != nil {
-			return 0, nil, err
+			return 0, 0, nil, err
 		}
 		if !ok {
 			break
 		}
+		checked++
 		// Skip the referenced keys below e (repeats included).
 		for more && cmpEntry(ref, e) < 0 {
 			if ref, more, err = refCur.next(ctx); err != nil {
-				return 0, nil, err
+				return 0, 0, nil, err
 			}
 		}
 		if !more || cmpEntry(ref, e) != 0 {
@@ -585,5 +586,5 @@ func antiJoin(ctx context.Context, refs, rows *keyStore, maxSamples int) (missin
 			kept.keep(e)
 		}
 	}
-	return missing, kept.sorted(), nil
+	return checked, missing, kept.sorted(), nil
 }

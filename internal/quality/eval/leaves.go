@@ -396,20 +396,15 @@ func (k *keyCollector) add(b *batch) {
 	for j, c := range k.cols {
 		arrs[j] = b.rec.Column(c)
 	}
-rows:
 	for i := range n {
 		if sel != nil && !sel[i] {
 			continue
 		}
 		row := b.offset + int64(i) + 1
-		k.scratch.reset()
-		for _, a := range arrs {
-			if a.IsNull(i) {
-				k.nulls++
-				k.nullSmp.take(row, "NULL")
-				continue rows
-			}
-			k.scratch.add(text(a, i))
+		if !k.scratch.fromRow(arrs, i) {
+			k.nulls++
+			k.nullSmp.take(row, "NULL")
+			continue
 		}
 		h := k.scratch.hash(k.seed)
 		if err := k.store.add(h.Lo, h.Hi, row, k.scratch.prefix()); err != nil {
@@ -434,6 +429,27 @@ type keyText struct {
 const shownBytes = 17
 
 func (k *keyText) reset() { k.enc, k.shown, k.values = k.enc[:0], k.shown[:0], 0 }
+
+// fromRow sets the key to the values of arrs in row i, and reports false
+// when one of them is null.
+func (k *keyText) fromRow(arrs []arrow.Array, i int) bool {
+	k.reset()
+	for _, a := range arrs {
+		if a.IsNull(i) {
+			return false
+		}
+		k.add(text(a, i))
+	}
+	return true
+}
+
+// set sets the key to values.
+func (k *keyText) set(values []string) {
+	k.reset()
+	for _, v := range values {
+		k.add(v)
+	}
+}
 
 // add appends the next value of the key.
 func (k *keyText) add(v string) {
@@ -607,12 +623,13 @@ func decimalText(hi, lo uint64, scale int32) string {
 }
 
 // referenceLeaf is ReferentialIntegrity: a sort-merge anti-join in
-// bounded memory. The referenced keys go into one key store (refs) when
-// the Evaluator is made, the checked rows' keys with their row numbers
-// into another (rows); result merges the two in key order and counts the
-// rows whose key is not among the referenced ones. Keys of both sides are
-// the values' text, length-prefixed (keyText) and hashed with the
-// Evaluator's seed.
+// bounded memory. The referenced keys are in a key store (refs) read when
+// the Evaluator is made and shared by the rules that refer to the same
+// dataset and columns (see readReference); the checked rows' keys go with
+// their row numbers into a store of the rule's own (rows). result merges
+// the two in key order and counts the rows whose key is not among the
+// referenced ones. Keys of both sides are the values' text, length-prefixed
+// (keyText) and hashed with the Evaluator's seed.
 type referenceLeaf struct {
 	reader
 	res     Result
@@ -623,10 +640,37 @@ type referenceLeaf struct {
 	refs    *keyStore
 	rows    *keyStore
 	cond    *ratCond
-	checked int64 // rows with a complete key
 	max     int
 	mask    bool
 	scratch keyText
+}
+
+// referenceKey names what the rule refers to: its dataset and columns.
+func (l *referenceLeaf) referenceKey() string {
+	return l.dataset + "\x00" + strings.Join(l.refCols, "\x00")
+}
+
+// referenced is the key store of the keys of one referenced dataset's
+// columns, or the error that reading them gave.
+type referenced struct {
+	keys *keyStore
+	err  error
+}
+
+// readReference reads the keys of dataset's columns refCols into keys,
+// each length-prefixed and hashed with seed as referenceLeaf.add hashes
+// the checked rows' keys. A failed read removes what keys spilled.
+func readReference(ctx context.Context, lookup ReferenceLookup, dataset string, refCols []string, seed uint64, keys *keyStore) *referenced {
+	var scratch keyText
+	err := lookup.ReferenceKeys(ctx, dataset, refCols, func(key []string) error {
+		scratch.set(key)
+		h := scratch.hash(seed)
+		return keys.add(h.Lo, h.Hi, 0, "")
+	})
+	if err != nil {
+		return &referenced{err: errors.Join(fmt.Errorf("looking up %s%s: %w", dataset, namesText(refCols), err), keys.close())}
+	}
+	return &referenced{keys: keys}
 }
 
 func (e *Evaluator) reference(r *dqdl.Rule) (leaf, error) {
@@ -656,73 +700,44 @@ func (e *Evaluator) reference(r *dqdl.Rule) (leaf, error) {
 	return l, nil
 }
 
-// open makes the leaf's two key stores, of budget bytes each, and reads
-// the referenced keys into refs; a failed lookup makes the rule ERROR.
-func (l *referenceLeaf) open(ctx context.Context, lookup ReferenceLookup, tmpDir string, budget int64) {
-	l.refs, l.rows = newKeyStore(tmpDir, budget), newKeyStore(tmpDir, budget)
-	l.refs.sorted, l.rows.sorted = true, true // hashes: no dense store
-	err := lookup.ReferenceKeys(ctx, l.dataset, l.refCols, func(key []string) error {
-		l.scratch.reset()
-		for _, v := range key {
-			l.scratch.add(v)
-		}
-		h := l.scratch.hash(l.seed)
-		return l.refs.add(h.Lo, h.Hi, 0, "")
-	})
-	if err != nil {
-		l.err = fmt.Errorf("looking up %s%s: %w", l.dataset, namesText(l.refCols), err)
-		l.close()
-	}
-}
-
 func (l *referenceLeaf) add(b *batch) {
 	sel, ok := l.selection(b)
 	if !ok {
 		return
 	}
-rows:
+	arrs := make([]arrow.Array, len(l.cols))
+	for j, c := range l.cols {
+		arrs[j] = b.rec.Column(c)
+	}
 	for i := range int(b.rec.NumRows()) {
 		if sel != nil && !sel[i] {
 			continue
 		}
-		l.scratch.reset()
-		for _, c := range l.cols {
-			a := b.rec.Column(c)
-			if a.IsNull(i) {
-				continue rows // a null refers to nothing, as in SQL
-			}
-			l.scratch.add(text(a, i))
+		if !l.scratch.fromRow(arrs, i) {
+			continue // a null refers to nothing, as in SQL
 		}
 		h := l.scratch.hash(l.seed)
 		if err := l.rows.add(h.Lo, h.Hi, b.offset+int64(i)+1, l.scratch.prefix()); err != nil {
 			l.err = err
 			return
 		}
-		l.checked++
 	}
 }
 
-// close removes the spill files of both stores.
-func (l *referenceLeaf) close() error {
-	if l.refs == nil {
-		return nil
-	}
-	return errors.Join(l.refs.close(), l.rows.close())
-}
-
+// result merges the leaf's rows with the referenced keys; Evaluator.Close
+// (which Finish calls) removes whatever spill files are left.
 func (l *referenceLeaf) result(ctx context.Context) Result {
 	res := l.res
 	if l.errored(&res) {
-		l.close()
 		return res
 	}
-	miss, missing, err := antiJoin(ctx, l.refs, l.rows, l.max)
+	checked, miss, missing, err := antiJoin(ctx, l.refs, l.rows, l.max)
 	if err != nil {
 		l.err = err
 		l.errored(&res)
 		return res
 	}
-	c := ratio(l.checked-miss, l.checked)
+	c := ratio(checked-miss, checked)
 	res.Observed = formatRat(c)
 	res.Outcome = verdict(l.cond.testRat(c))
 	res.FailingRows = miss
@@ -732,7 +747,7 @@ func (l *referenceLeaf) result(ctx context.Context) Result {
 			smp.take(e.rowNum(), prefixText(e))
 		}
 		res.Samples = smp.samples
-		res.Message = fmt.Sprintf("%d of %d rows refer to no row of the reference", miss, l.checked)
+		res.Message = fmt.Sprintf("%d of %d rows refer to no row of the reference", miss, checked)
 	}
 	return res
 }

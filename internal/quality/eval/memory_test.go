@@ -117,10 +117,7 @@ func TestUniquenessSpills(t *testing.T) {
 				r.Rule, r.Outcome, r.Observed, r.FailingRows, samplesText(r.Samples), r.Message, w.outcome, w.observed, w.failing, w.samples)
 		}
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) != 0 {
-		t.Errorf("spill files left behind: %v (%v)", entries, err)
-	}
+	assertEmptyDir(t, dir)
 }
 
 // TestCloseRemovesSpills checks that an evaluation abandoned before Finish
@@ -149,9 +146,7 @@ func TestCloseRemovesSpills(t *testing.T) {
 	if err := ev.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("left behind: %v", entries)
-	}
+	assertEmptyDir(t, dir)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if err := ev.Add(cctx, nil); err == nil {

@@ -129,13 +129,21 @@ func assertEmptyDir(t *testing.T, dir string) {
 // TestReferentialIntegritySpills checks a reference of 200,000 keys and
 // 50,000 checked rows against a 64 KiB budget, which makes both key stores
 // spill many sorted runs: the failing rows, the ratio, the message and the
-// first 20 missing rows are exact, and no spill file is left.
+// first 20 missing rows are exact, and no spill file is left. The two
+// rules refer to the same keys, which are read once, into one store.
 func TestReferentialIntegritySpills(t *testing.T) {
 	dir := t.TempDir()
+	reads, refs := 0, riRefs(riRefKeys)
 	ev := newRIEvaluator(t, `Rules = [
 		ReferentialIntegrity "ref" "ref.keys.ref" = 1.0,
 		ReferentialIntegrity "ref" "ref.keys.ref" > 0.99 where "id > 40000"
-	]`, Options{TempDir: dir, MemoryBudget: 64 << 10, References: riRefs(riRefKeys)})
+	]`, Options{TempDir: dir, MemoryBudget: 64 << 10, References: funcRefs(func(add func([]string) error) error {
+		reads++
+		return refs(add)
+	})})
+	if reads != 1 || ev.refs[0].refs != ev.refs[1].refs {
+		t.Errorf("the reference was read %d times, into %d stores; want once, into one", reads, len(ev.referenced))
+	}
 	for i, l := range ev.refs {
 		// 200,200 reference keys and 49,950 (or 9,990) checked keys, 1024
 		// to a run.
