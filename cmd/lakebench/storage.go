@@ -80,7 +80,7 @@ type pass func() (count, aux int64, err error)
 // and `wc -l`; a count-only registration-number Grep and `grep -c -E`;
 // and, for information, a Grep streaming its matches and `grep -n -E -m`
 // read through a pipe.
-func storageBench(args []string) error {
+func storageBench(args []string) (err error) {
 	fs := flag.NewFlagSet("storage", flag.ContinueOnError)
 	rows := fs.Int("rows", 10_000_000, "rows to generate")
 	csvPath := fs.String("csv", "", "a CSV to read instead of generating one")
@@ -121,7 +121,7 @@ func storageBench(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer stopProfile()
+	defer func() { err = errors.Join(err, stopProfile()) }()
 	uri := "file://" + src
 
 	count, wc, err := alternate(*repeat, countLinesPass(ctx, client, uri), toolPass("wc", "-l", src))

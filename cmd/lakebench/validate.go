@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -185,38 +184,12 @@ func validateOnce(ctx context.Context, csvPath, dir, cpuProfile string) error {
 	}
 	start := time.Now()
 	v, err := svc.ValidateObject(ctx, "bench", "file://"+src, d.ID, csvstream.Format{Header: true})
-	if err != nil {
-		return fmt.Errorf("validate %s: %w", src, err)
-	}
 	elapsed := time.Since(start)
-	if err := stopProfile(); err != nil {
-		return err
+	if err := errors.Join(err, stopProfile()); err != nil {
+		return fmt.Errorf("validate %s: %w", src, err)
 	}
 	if v.Outcome != suite.Pass {
 		return fmt.Errorf("the generated data does not pass the suite (%s): %s", v.Outcome, v.RuleResults)
 	}
 	return json.NewEncoder(os.Stdout).Encode(validateResult{Rows: v.RowsEvaluated, Bytes: info.Size(), Seconds: elapsed.Seconds(), Outcome: v.Outcome})
-}
-
-// startCPUProfile starts a CPU profile into path (nothing when path is
-// empty) and returns what stops it and closes the file.
-func startCPUProfile(path string) (stop func() error, err error) {
-	if path == "" {
-		return func() error { return nil }, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("cpu profile: %w", err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("cpu profile %s: %w", path, err)
-	}
-	return func() error {
-		pprof.StopCPUProfile()
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("cpu profile %s: %w", path, err)
-		}
-		return nil
-	}, nil
 }
