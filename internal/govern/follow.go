@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -31,7 +32,7 @@ func (s *Service) Follow(ctx context.Context, interval time.Duration) {
 	}
 	if s.maxStale > 0 {
 		var watch sync.WaitGroup
-		watch.Go(func() { s.watchStaleness(ctx, min(interval, s.maxStale/4)) })
+		watch.Go(func() { s.watchStaleness(ctx, max(min(interval, s.maxStale/4), time.Millisecond)) })
 		defer func() {
 			watch.Wait()
 			s.stale.Store(false) // the bound holds while Follow runs
@@ -122,10 +123,6 @@ func (s *Service) Fresh() error {
 // cannot read.
 var errUnreadableChange = errors.New("unreadable governance change")
 
-// errReload means that the change log asked for a reload of everything
-// (store.ChangeReload).
-var errReload = errors.New("reload of the whole index")
-
 // Refresh brings the index up to date with every change that the store's
 // governance change log holds when it is called: it applies the changes
 // after the last one applied, each by reading the current stored state of
@@ -148,12 +145,15 @@ func (s *Service) Refresh(ctx context.Context) error {
 }
 
 func (s *Service) refresh(ctx context.Context) error {
+	// The version is read under the lock: read before it, it could be
+	// older than what a concurrent refresh applied meanwhile, and look
+	// like a store that went back.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	version, err := s.st.GovernanceVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("govern: refresh index: %w", err)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if version < s.applied {
 		s.logger.Warn("governance change log is behind the index (store replaced?); reloading the index", "applied", s.applied, "version", version)
 		return s.rebuild(ctx)
@@ -167,11 +167,11 @@ func (s *Service) refresh(ctx context.Context) error {
 			s.logger.Warn("governance change log no longer holds the changes after the last one applied; reloading the index", "applied", s.applied, "version", version)
 			return s.rebuild(ctx)
 		}
-		err = s.applyChanges(ctx, changes)
-		if errors.Is(err, errReload) {
-			s.logger.Info("a governed table was emptied at once; reloading the index", "change", err)
+		if i := slices.IndexFunc(changes, func(c store.GovernanceChange) bool { return c.Kind == store.ChangeReload }); i >= 0 {
+			s.logger.Info("a governed table was emptied at once; reloading the index", "table", changes[i].Key)
 			return s.rebuild(ctx)
 		}
+		err = s.applyChanges(ctx, changes)
 		if errors.Is(err, errUnreadableChange) {
 			s.logger.Warn("reloading the index", "error", err)
 			return s.rebuild(ctx)
@@ -231,12 +231,7 @@ func (s *Service) applyChange(ctx context.Context, c store.GovernanceChange) err
 		if err != nil {
 			return err
 		}
-		if old, ok := s.ix.load().grants[g.ID]; ok && old.Group != g.Group {
-			s.ix.RemoveGrant(g.ID) // so that its old group is compiled again
-		}
 		s.ix.SetGrant(g)
-	case store.ChangeReload:
-		return errReload
 	case store.ChangeTagKey:
 		k, err := s.st.GetTagKey(ctx, c.Key)
 		if errors.Is(err, store.ErrNotFound) {

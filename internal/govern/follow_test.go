@@ -757,3 +757,86 @@ func TestEmptiedTablesReload(t *testing.T) {
 		}
 	})
 }
+
+// TestGrantMovedToAnotherGroup checks that a grant whose group is changed
+// in the store (only SQL can) leaves its old group on another replica's
+// refresh, and opens the table to the new one.
+func TestGrantMovedToAnotherGroup(t *testing.T) {
+	eachBackend(t, func(t *testing.T, handle func() sharedStore) {
+		ctx := context.Background()
+		d := &dataset.Dataset{ID: "sales.clients", Grade: 3, Columns: []dataset.Column{{Name: "client_id", Type: dataset.TypeString}}}
+		must[*dataset.Dataset](t)(handle().CreateDataset(ctx, d))
+		a, b := newReplica(t, handle), newReplica(t, handle)
+		g := must[*store.GroupGrant](t)(a.CreateGroupGrant(ctx, GrantSpec{Group: "analysts", Grade: 3, Permissions: []Permission{Select}}))
+		mustRefresh(t, b)
+		move := "UPDATE group_grants SET grp = 'auditors' WHERE id = ?"
+		if _, ok := a.st.(*postgres.Store); ok {
+			move = "UPDATE group_grants SET grp = 'auditors' WHERE id = $1"
+		}
+		if _, err := a.st.DB().ExecContext(ctx, move, g.ID); err != nil {
+			t.Fatal(err)
+		}
+		mustRefresh(t, b)
+		if got := columnsAllowed(t, b.Service, "analysts", "sales", "clients"); len(got) != 0 {
+			t.Errorf("the grant's old group still reads %v", got)
+		}
+		if got := columnsAllowed(t, b.Service, "auditors", "sales", "clients"); len(got) != 1 {
+			t.Errorf("the grant's new group reads %v, want client_id", got)
+		}
+	})
+}
+
+// pausingStore, once armed, pauses the next GovernanceVersion call,
+// after reading the version, until resume is closed.
+type pausingStore struct {
+	sharedStore
+	armed          atomic.Bool
+	paused, resume chan struct{}
+}
+
+func (p *pausingStore) GovernanceVersion(ctx context.Context) (int64, error) {
+	v, err := p.sharedStore.GovernanceVersion(ctx)
+	if p.armed.CompareAndSwap(true, false) {
+		close(p.paused)
+		<-p.resume
+	}
+	return v, err
+}
+
+// TestConcurrentRefreshesDoNotReload checks that a refresh that read the
+// log's version while another refresh applied a newer change does not
+// take the index for ahead of the store and reload it whole.
+func TestConcurrentRefreshesDoNotReload(t *testing.T) {
+	ctx := context.Background()
+	handle := backends[0].open(t)
+	a := newReplica(t, handle)
+	p := &pausingStore{sharedStore: handle(), paused: make(chan struct{}), resume: make(chan struct{})}
+	b := newReplica(t, func() sharedStore { return p })
+
+	p.armed.Store(true)
+	first := make(chan error, 1)
+	go func() { first <- b.Refresh(ctx) }()
+	<-p.paused
+	must[*store.GroupGrant](t)(a.CreateGroupGrant(ctx, GrantSpec{Group: "analysts", Grade: 3, Permissions: []Permission{Select}}))
+	second := make(chan error, 1)
+	go func() { second <- b.Refresh(ctx) }()
+	var errs []error
+	select {
+	case err := <-second:
+		// The second refresh ran while the first waited (as it could
+		// when the version was read before the lock).
+		errs, second = append(errs, err), nil
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(p.resume)
+	errs = append(errs, <-first)
+	if second != nil {
+		errs = append(errs, <-second)
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.log.String(), "reloading the index") {
+		t.Errorf("concurrent refreshes reloaded the index:\n%s", b.log.String())
+	}
+}

@@ -239,12 +239,18 @@ func (ix *Index) SetTags(r Resource, tags map[string]string) {
 	ix.publish(ix.withTable(ix.load(), r.Database, r.Table))
 }
 
-// SetGrant records a created group grant.
+// SetGrant records a created or changed group grant; a grant that moved
+// to another group leaves its old one.
 func (ix *Index) SetGrant(g *store.GroupGrant) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
+	old := ix.grants[g.ID]
 	ix.grants[g.ID] = g
-	ix.publish(ix.withGroup(ix.load(), g.Group))
+	s := ix.withGroup(ix.load(), g.Group)
+	if old != nil && old.Group != g.Group {
+		s = ix.withGroup(s, old.Group) // the grant left it
+	}
+	ix.publish(s)
 }
 
 // RemoveGrant forgets a deleted group grant.
