@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lakeplane/lakeplane/internal/dataset"
 	"github.com/lakeplane/lakeplane/internal/fault"
 	"github.com/lakeplane/lakeplane/internal/store"
 )
@@ -249,35 +248,18 @@ func (s *Service) applyChange(ctx context.Context, c store.GovernanceChange) err
 }
 
 // reloadDataset sets the index's copy of a dataset to the stored one, or
-// removes it when it is gone. Removing it forgets the tags of its table and
-// columns too, so those the store still holds (none once DatasetChanged
-// deleted them) are put back, as Rebuild would load them. The caller holds
-// s.mu.
+// forgets it when it is gone. The tags of its table and columns stay as
+// they are: the store logs their changes (DatasetChanged's deletion among
+// them) as changes of their own. The caller holds s.mu.
 func (s *Service) reloadDataset(ctx context.Context, id string) error {
 	d, err := s.st.GetDataset(ctx, id)
-	if err == nil {
+	switch {
+	case err == nil:
 		s.ix.SetDataset(d)
-		return nil
-	}
-	if !errors.Is(err, store.ErrNotFound) {
+	case errors.Is(err, store.ErrNotFound):
+		s.ix.ForgetDataset(id)
+	default:
 		return err
 	}
-	s.ix.RemoveDataset(id)
-	ns, tbl, ok := dataset.SplitID(id)
-	if !ok {
-		return nil
-	}
-	opts := store.ListResourceTagsOptions{Database: ns, Table: tbl, PageSize: store.MaxPageSize}
-	for {
-		page, err := s.st.ListResourceTags(ctx, opts)
-		if err != nil {
-			return err
-		}
-		for _, rt := range page.Items {
-			s.ix.SetTags(Resource(rt.Resource), rt.Tags)
-		}
-		if opts.PageToken = page.NextPageToken; opts.PageToken == "" {
-			return nil
-		}
-	}
+	return nil
 }

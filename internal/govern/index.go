@@ -209,13 +209,19 @@ func (ix *Index) SetDataset(d *dataset.Dataset) {
 
 // RemoveDataset forgets a deleted dataset and the explicit tags of its
 // table and columns.
-func (ix *Index) RemoveDataset(id string) {
+func (ix *Index) RemoveDataset(id string) { ix.removeDataset(id, true) }
+
+// ForgetDataset forgets a deleted dataset and keeps the tags of its table
+// and columns, as a reload from a store that still holds them would.
+func (ix *Index) ForgetDataset(id string) { ix.removeDataset(id, false) }
+
+func (ix *Index) removeDataset(id string, withTags bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	delete(ix.datasets, id)
 	ns, tbl, _ := dataset.SplitID(id)
 	for r := range ix.tags {
-		if r.Database == ns && r.Table == tbl {
+		if withTags && r.Database == ns && r.Table == tbl {
 			delete(ix.tags, r)
 		}
 	}
