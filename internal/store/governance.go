@@ -35,6 +35,8 @@ type GovernanceChange struct {
 	Seq  int64
 	Kind GovernanceChangeKind
 	Key  string
+	// Time is when the writing transaction began (PostgreSQL's now()), for
+	// people reading the log: it need not follow Seq's order.
 	Time time.Time
 }
 

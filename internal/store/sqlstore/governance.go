@@ -26,20 +26,12 @@ func (s *Store) GovernanceVersion(ctx context.Context) (int64, error) {
 
 // GovernanceChanges implements store.GovernanceLog.
 func (s *Store) GovernanceChanges(ctx context.Context, after int64, limit int) ([]store.GovernanceChange, error) {
-	rows, err := s.db.QueryContext(ctx, s.bind(listGovernanceChanges), after, store.NormalizePageSize(limit))
-	if err != nil {
-		return nil, fmt.Errorf("%s: governance changes after %d: %w", s.dialect.Name, after, err)
-	}
-	defer rows.Close()
-	var out []store.GovernanceChange
-	for rows.Next() {
+	out, err := queryAll(ctx, s.db, s.bind(listGovernanceChanges), func(sc scanner) (store.GovernanceChange, error) {
 		var c store.GovernanceChange
-		if err := rows.Scan(&c.Seq, &c.Kind, &c.Key, timeScanner{&c.Time}); err != nil {
-			return nil, fmt.Errorf("%s: governance changes after %d: %w", s.dialect.Name, after, err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		err := sc.Scan(&c.Seq, &c.Kind, &c.Key, timeScanner{&c.Time})
+		return c, err
+	}, after, store.NormalizePageSize(limit))
+	if err != nil {
 		return nil, fmt.Errorf("%s: governance changes after %d: %w", s.dialect.Name, after, err)
 	}
 	return out, nil

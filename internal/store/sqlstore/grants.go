@@ -389,9 +389,10 @@ func (s *Store) LoadGrantsState(ctx context.Context) (*store.GrantsState, error)
 	return st, nil
 }
 
-// queryAll runs a query without parameters and scans every row.
-func queryAll[T any](ctx context.Context, tx *sql.Tx, query string, scan func(scanner) (T, error)) ([]T, error) {
-	rows, err := tx.QueryContext(ctx, query)
+// queryAll runs a query with args on q (the store's database or a
+// transaction) and scans every row.
+func queryAll[T any](ctx context.Context, q querier, query string, scan func(scanner) (T, error), args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
