@@ -9,7 +9,8 @@ import (
 
 var _ store.GovernanceLog = (*Store)(nil)
 
-// The change log is written by the triggers of migration 0012, not here.
+// The change log is written by the triggers of migrations 0012 (and, on
+// PostgreSQL, 0013), not here.
 const (
 	selectGovernanceVersion = `SELECT v FROM governance_version WHERE id = 1`
 	listGovernanceChanges   = `SELECT seq, kind, key, at FROM governance_changes WHERE seq > ? ORDER BY seq LIMIT ?`
