@@ -417,8 +417,7 @@ func (f *flakyStore) GovernanceVersion(ctx context.Context) (int64, error) {
 func TestFollowRetriesAfterStoreErrors(t *testing.T) {
 	ctx := context.Background()
 	handle := backends[0].open(t)
-	d := &dataset.Dataset{ID: "sales.clients", Grade: 3, Columns: []dataset.Column{{Name: "client_id", Type: dataset.TypeString}}}
-	must[*dataset.Dataset](t)(handle().CreateDataset(ctx, d))
+	createClients(t, handle())
 	a := newReplica(t, handle)
 	flaky := &flakyStore{sharedStore: handle()}
 	b := newReplica(t, func() sharedStore { return flaky })
@@ -654,8 +653,7 @@ func BenchmarkRefresh(b *testing.B) {
 func TestMaxStalenessFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	handle := backends[0].open(t)
-	d := &dataset.Dataset{ID: "sales.clients", Grade: 3, Columns: []dataset.Column{{Name: "client_id", Type: dataset.TypeString}}}
-	must[*dataset.Dataset](t)(handle().CreateDataset(ctx, d))
+	createClients(t, handle())
 	a := newReplica(t, handle)
 	for _, mode := range []string{"failing", "hanging"} {
 		t.Run(mode, func(t *testing.T) {
@@ -736,8 +734,7 @@ func TestSyncPlansSeeOtherReplicas(t *testing.T) {
 func TestEmptiedTablesReload(t *testing.T) {
 	eachBackend(t, func(t *testing.T, handle func() sharedStore) {
 		ctx := context.Background()
-		d := &dataset.Dataset{ID: "sales.clients", Grade: 3, Columns: []dataset.Column{{Name: "client_id", Type: dataset.TypeString}}}
-		must[*dataset.Dataset](t)(handle().CreateDataset(ctx, d))
+		createClients(t, handle())
 		a, b := newReplica(t, handle), newReplica(t, handle)
 		must[*store.GroupGrant](t)(a.CreateGroupGrant(ctx, GrantSpec{Group: "analysts", Grade: 3, Permissions: []Permission{Select}}))
 		mustRefresh(t, b)
@@ -764,8 +761,7 @@ func TestEmptiedTablesReload(t *testing.T) {
 func TestGrantMovedToAnotherGroup(t *testing.T) {
 	eachBackend(t, func(t *testing.T, handle func() sharedStore) {
 		ctx := context.Background()
-		d := &dataset.Dataset{ID: "sales.clients", Grade: 3, Columns: []dataset.Column{{Name: "client_id", Type: dataset.TypeString}}}
-		must[*dataset.Dataset](t)(handle().CreateDataset(ctx, d))
+		createClients(t, handle())
 		a, b := newReplica(t, handle), newReplica(t, handle)
 		g := must[*store.GroupGrant](t)(a.CreateGroupGrant(ctx, GrantSpec{Group: "analysts", Grade: 3, Permissions: []Permission{Select}}))
 		mustRefresh(t, b)
@@ -839,4 +835,12 @@ func TestConcurrentRefreshesDoNotReload(t *testing.T) {
 	if strings.Contains(b.log.String(), "reloading the index") {
 		t.Errorf("concurrent refreshes reloaded the index:\n%s", b.log.String())
 	}
+}
+
+// createClients stores the dataset sales.clients, of grade 3, with one
+// column, client_id.
+func createClients(t *testing.T, st sharedStore) {
+	t.Helper()
+	d := &dataset.Dataset{ID: "sales.clients", Grade: 3, Columns: []dataset.Column{{Name: "client_id", Type: dataset.TypeString}}}
+	must[*dataset.Dataset](t)(st.CreateDataset(context.Background(), d))
 }
