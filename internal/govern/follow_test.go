@@ -844,3 +844,35 @@ func createClients(t *testing.T, st sharedStore) {
 	d := &dataset.Dataset{ID: "sales.clients", Grade: 3, Columns: []dataset.Column{{Name: "client_id", Type: dataset.TypeString}}}
 	must[*dataset.Dataset](t)(st.CreateDataset(context.Background(), d))
 }
+
+// TestRefreshReloadsOnWhatItCannotApply checks the two ways a refresh
+// gives up applying changes one by one and reloads the index whole,
+// saying why: a change of a kind this version does not know, and a log
+// whose version went back below what the index applied (a store replaced).
+// Either way the index then holds what the store holds.
+func TestRefreshReloadsOnWhatItCannotApply(t *testing.T) {
+	ctx := context.Background()
+	handle := backends[0].open(t)
+	createClients(t, handle())
+	a, b := newReplica(t, handle), newReplica(t, handle)
+	for _, c := range []struct{ sql, log string }{
+		{`INSERT INTO governance_append (kind, key) VALUES ('future', 'x')`, "unreadable governance change"},
+		{`UPDATE governance_version SET v = 0`, "behind the index"},
+	} {
+		g := must[*store.GroupGrant](t)(a.CreateGroupGrant(ctx, GrantSpec{Group: "analysts", Grade: 3, Permissions: []Permission{Select}}))
+		mustRefresh(t, b)
+		if err := a.DeleteGroupGrant(ctx, g.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.st.DB().ExecContext(ctx, c.sql); err != nil {
+			t.Fatalf("%s: %v", c.sql, err)
+		}
+		mustRefresh(t, b)
+		if !strings.Contains(b.log.String(), c.log) || !strings.Contains(b.log.String(), "reloading the index") {
+			t.Errorf("after %s the log does not say %q and that it reloads:\n%s", c.sql, c.log, b.log.String())
+		}
+		if got := columnsAllowed(t, b.Service, "analysts", "sales", "clients"); len(got) != 0 {
+			t.Errorf("after %s and a reload, the deleted grant still opens %v", c.sql, got)
+		}
+	}
+}
